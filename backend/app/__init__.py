@@ -1,0 +1,1 @@
+"""Backend of the real-time chat template."""

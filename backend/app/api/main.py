@@ -1,0 +1,10 @@
+"""Every REST router, assembled under `/api/v1`."""
+
+from fastapi import APIRouter
+
+from app.api.routes import health, login, users
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(health.router)
+api_router.include_router(users.router)
+api_router.include_router(login.router)

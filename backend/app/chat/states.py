@@ -1,0 +1,3 @@
+from app.realtime.registry import StateRouter
+
+states = StateRouter()

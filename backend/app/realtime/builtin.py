@@ -1,0 +1,48 @@
+"""The states every session has: `ping`, `reauth` and `close`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import Field
+
+from app.realtime import errors
+from app.realtime.auth import authenticate
+from app.realtime.registry import ReplyModel, RequestModel, StateRouter
+from app.realtime.session import Session
+
+states = StateRouter()
+
+
+class PingOut(ReplyModel):
+    time: datetime
+
+
+class ReauthIn(RequestModel):
+    token: str = Field(max_length=8192)
+
+
+class ReauthOut(ReplyModel):
+    expires_at: datetime
+
+
+@states.handler("ping")
+async def ping(session: Session) -> PingOut:
+    """Answer with the server's time; a cheap liveness check."""
+    return PingOut(time=datetime.now(UTC))
+
+
+@states.handler("reauth")
+async def reauth(data: ReauthIn, session: Session) -> ReauthOut:
+    """Swap in a fresh access token for the same user without reconnecting."""
+    user, expires_at = await authenticate(session, data.token)
+    if user.id != session.user.id:
+        raise errors.Unauthorized()
+    session.expires_at = expires_at
+    return ReauthOut(expires_at=datetime.fromtimestamp(expires_at, UTC))
+
+
+@states.handler("close")
+async def close(session: Session) -> None:
+    """Reply, then close the connection normally (1000)."""
+    session.close(errors.CloseCode.NORMAL)

@@ -1,0 +1,65 @@
+"""From (registry, session, raw frame) to one outcome: the frame to send and maybe a close code.
+
+Pure with respect to I/O: no socket here, so validation, guards and error
+mapping are tested by calling `dispatch` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from app.realtime import errors, frames
+from app.realtime.registry import Registry
+from app.realtime.session import Session
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    frame: str
+    close: int | None = None
+
+
+async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Outcome:
+    state_name: str | None = None
+    request_id: frames.RequestId | None = None
+    try:
+        envelope = frames.load_object(raw)
+        if frames.valid_id(envelope.get("id")):
+            request_id = envelope["id"]
+        if isinstance(envelope.get("state"), str):
+            state_name = envelope["state"]
+        if not session.limiter.allow():
+            raise errors.RateLimited()
+        request = frames.parse_request(envelope)
+        if session.token_expired:
+            raise errors.TokenExpired()
+        state = registry.get(request.state)
+        if state is None:
+            raise errors.UnknownState(f"Unknown state {request.state!r}.")
+        for guard in state.requires:
+            if not guard(session):
+                raise errors.InvalidState(guard.message)
+        try:
+            data = state.request.model_validate(request.data)
+        except ValidationError as exc:
+            raise errors.InvalidData.from_validation(exc) from None
+        result = await (state.handler(data, session) if state.takes_data else state.handler(session))
+        payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else {}
+        return Outcome(frames.reply(request.state, payload, request_id), session.take_close())
+    except errors.SocketError as exc:
+        return Outcome(frames.error(exc, state_name, request_id), exc.close_code)
+    except Exception:
+        reference = uuid.uuid4().hex[:12]
+        logger.exception(
+            "state %r failed on session %s (ref %s)", state_name, session.id, reference
+        )
+        failure = errors.InternalError(f"Internal error (ref {reference}).")
+        return Outcome(frames.error(failure, state_name, request_id))
+    finally:
+        await session.end_request()

@@ -1,0 +1,185 @@
+"""The WebSocket endpoint: the only code that touches the socket.
+
+    origin check → accept → {token} within SOCKET_AUTH_TIMEOUT → initialised
+    → loop: receive → size check → dispatch → outbox
+    → close (by request, error, overflow or shutdown) → hooks → forget
+
+Replies and events leave through the session's outbox, drained by one writer
+task per connection. Requests on one connection are handled one after the
+other, in order; other connections are not held up by a slow handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from app.core.config import Settings
+from app.realtime import errors, frames
+from app.realtime.auth import authenticate
+from app.realtime.dispatch import dispatch
+from app.realtime.hub import Hub
+from app.realtime.registry import Registry
+from app.realtime.session import Close, Outbox, Phase, Session, TokenBucket
+
+logger = logging.getLogger(__name__)
+
+WRITER_DRAIN_SECONDS = 5.0
+
+
+def origin_allowed(origin: str | None, settings: Settings) -> bool:
+    """No Origin (a non-browser client) passes; a browser's must be listed."""
+    return origin is None or origin.rstrip("/") in settings.ALLOWED_ORIGINS
+
+
+async def socket_endpoint(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    settings: Settings = state.settings
+    hub: Hub = state.hub
+    registry: Registry = state.registry
+
+    if not origin_allowed(websocket.headers.get("origin"), settings):
+        await websocket.close(code=errors.CloseCode.POLICY_VIOLATION)  # before accept: HTTP 403
+        return
+    if hub.shutting_down:
+        await websocket.close(code=errors.CloseCode.TRY_AGAIN_LATER)
+        return
+    await websocket.accept()
+
+    writer: asyncio.Task[None] | None = None
+
+    def on_overflow() -> None:
+        if writer is not None:
+            writer.cancel()
+        asyncio.get_running_loop().create_task(_close_quietly(websocket, 1013, "too slow"))
+
+    outbox = Outbox(settings.SOCKET_SEND_QUEUE, on_overflow)
+    session = Session(
+        hub=hub,
+        outbox=outbox,
+        sessionmaker=state.database.sessionmaker,
+        limiter=TokenBucket(settings.SOCKET_RATE_LIMIT, settings.SOCKET_RATE_BURST),
+        settings=settings,
+    )
+    writer = asyncio.create_task(_write(websocket, outbox), name=f"socket-writer-{session.id}")
+    try:
+        if await _handshake(websocket, session, hub, registry):
+            await _serve(websocket, session, registry)
+    finally:
+        session.phase = Phase.CLOSING
+        for hook in registry.on_disconnect if session.user.id else ():
+            try:
+                await hook(session)
+            except Exception:
+                logger.exception("on_disconnect hook failed for session %s", session.id)
+            finally:
+                await session.end_request()
+        await hub.remove(session)
+        session.phase = Phase.CLOSED
+        if outbox.closed is None:
+            outbox.close(errors.CloseCode.NORMAL)
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(writer, WRITER_DRAIN_SECONDS)
+
+
+async def _handshake(websocket: WebSocket, session: Session, hub: Hub, registry: Registry) -> bool:
+    settings = session.settings
+    try:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), settings.SOCKET_AUTH_TIMEOUT)
+        except TimeoutError:
+            raise errors.Unauthorized() from None
+        if message["type"] == "websocket.disconnect":
+            return False
+        raw = message.get("text") or message.get("bytes") or b""
+        if len(raw) > settings.SOCKET_MAX_MESSAGE_BYTES:
+            raise errors.Unauthorized()
+        try:
+            token = frames.load_object(raw).get("token")
+        except errors.InvalidJson:
+            raise errors.Unauthorized() from None
+        session.user, session.expires_at = await authenticate(session, token)
+        if hub.connections_of(session.user.id) >= settings.SOCKET_MAX_CONNECTIONS_PER_USER:
+            raise errors.TooManyConnections()
+    except errors.SocketError as exc:
+        session.outbox.put(frames.error(exc))
+        session.outbox.close(exc.close_code or errors.CloseCode.POLICY_VIOLATION, exc.code)
+        return False
+
+    hub.add(session)
+    session.phase = Phase.ACTIVE
+    session.outbox.put(
+        frames.event(
+            "initialised",
+            {
+                "user": {
+                    "id": session.user.id,
+                    "email": session.user.email,
+                    "full_name": session.user.full_name,
+                },
+                "session": session.id,
+            },
+        )
+    )
+    for hook in registry.on_connect:
+        try:
+            await hook(session)
+        finally:
+            await session.end_request()
+    return True
+
+
+async def _serve(websocket: WebSocket, session: Session, registry: Registry) -> None:
+    limit = session.settings.SOCKET_MAX_MESSAGE_BYTES
+    outbox = session.outbox
+    while session.phase is Phase.ACTIVE:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect" or session.phase is not Phase.ACTIVE:
+            return
+        raw = message.get("text")
+        if raw is None:
+            raw = message.get("bytes") or b""
+        if _too_big(raw, limit):
+            outbox.close(errors.CloseCode.MESSAGE_TOO_BIG, "message too big")
+            return
+        session.busy = True
+        outcome = await dispatch(registry, session, raw)
+        session.busy = False
+        outbox.put(outcome.frame)
+        if outcome.close is not None:
+            outbox.close(outcome.close)
+            return
+        if session.shutting_down:
+            outbox.close(errors.CloseCode.GOING_AWAY, "server shutting down")
+            return
+
+
+def _too_big(raw: str | bytes, limit: int) -> bool:
+    if len(raw) > limit:
+        return True
+    # A str is at most 4 UTF-8 bytes a character: encode only when that could matter.
+    return isinstance(raw, str) and len(raw) * 4 > limit and len(raw.encode()) > limit
+
+
+async def _write(websocket: WebSocket, outbox: Outbox) -> None:
+    try:
+        while True:
+            frame = await outbox.get()
+            if isinstance(frame, Close):
+                await _close_quietly(websocket, frame.code, frame.reason)
+                return
+            await websocket.send_text(frame)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # the peer went away; the reader sees the disconnect
+        return
+
+
+async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:
+    if websocket.application_state is WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(Exception):
+        await websocket.close(code=code, reason=reason)

@@ -1,0 +1,203 @@
+"""One authenticated connection, as handlers see it.
+
+A `Session` moves through `Phase`: CONNECTING (accepted, waiting for the
+token) → ACTIVE (requests are dispatched) → CLOSING (a close is queued; no
+more requests) → CLOSED. Everything it sends, replies and events alike, goes
+through its `Outbox`: a bounded queue drained by one writer task, so a slow
+reader can never stall a broadcast or grow memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.realtime import frames
+
+if TYPE_CHECKING:
+    from app.realtime.hub import Hub
+
+
+class Phase(enum.Enum):
+    CONNECTING = "connecting"
+    ACTIVE = "active"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The user behind a session, detached from any database session."""
+
+    id: int
+    email: str
+    full_name: str
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "full_name": self.full_name}
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str = ""
+
+
+class Outbox:
+    """Frames waiting for the writer; `put` refuses past `limit` and reports the overflow."""
+
+    __slots__ = ("_frames", "_limit", "_on_overflow", "_ready", "closed", "overflowed")
+
+    def __init__(self, limit: int, on_overflow: Callable[[], None] | None = None) -> None:
+        self._frames: deque[str | Close] = deque()
+        self._limit = limit
+        self._ready = asyncio.Event()
+        self._on_overflow = on_overflow
+        self.closed: Close | None = None
+        self.overflowed = False
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, frame: str) -> bool:
+        if self.closed is not None:
+            return False
+        if len(self._frames) >= self._limit:
+            if not self.overflowed:
+                self.overflowed = True
+                self.closed = Close(1013, "send queue overflow")
+                if self._on_overflow is not None:
+                    self._on_overflow()
+            return False
+        self._frames.append(frame)
+        self._ready.set()
+        return True
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Queue a close after every frame already queued."""
+        if self.closed is None:
+            self.closed = Close(code, reason)
+            self._frames.append(self.closed)
+            self._ready.set()
+
+    async def get(self) -> str | Close:
+        while not self._frames:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._frames.popleft()
+
+
+class TokenBucket:
+    """`rate` tokens a second up to `burst`; each request takes one."""
+
+    __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+class Session:
+    """What a handler gets besides its data: who, which connection, and the means to act."""
+
+    def __init__(
+        self,
+        *,
+        hub: Hub,
+        outbox: Outbox,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        limiter: TokenBucket,
+        settings: Settings,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.phase = Phase.CONNECTING
+        self.user: Principal = Principal(0, "", "")
+        self.expires_at = 0.0  # the access token's `exp`, as a UNIX timestamp
+        self.context: dict[str, Any] = {}
+        self.topics: set[str] = set()
+        self.outbox = outbox
+        self.limiter = limiter
+        self.busy = False
+        self.settings = settings
+        self._hub = hub
+        self._sessionmaker = sessionmaker
+        self._db: AsyncSession | None = None
+        self._close_after_reply: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} user={self.user.id} {self.phase.value}>"
+
+    # the database scope of the current request
+
+    @property
+    def db(self) -> AsyncSession:
+        """A database session for the current request, opened on first use and closed after it."""
+        if self._db is None:
+            self._db = self._sessionmaker()
+        return self._db
+
+    async def end_request(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    # sending
+
+    def send(self, state: str, data: Any) -> None:
+        """Push an event to this connection only."""
+        self.outbox.put(frames.event(state, data))
+
+    async def publish(self, topic: str, state: str, data: Any, *, include_self: bool = False) -> None:
+        """Send an event to every connection subscribed to `topic`, in every process."""
+        await self._hub.publish(topic, frames.event(state, data), None if include_self else self.id)
+
+    async def subscribe(self, topic: str) -> None:
+        await self._hub.subscribe(self, topic)
+
+    async def unsubscribe(self, topic: str) -> None:
+        await self._hub.unsubscribe(self, topic)
+
+    async def online(self, topic: str) -> list[dict[str, Any]]:
+        """The distinct users with a live connection subscribed to `topic`."""
+        return await self._hub.online(topic)
+
+    async def online_counts(self, topics: list[str]) -> dict[str, int]:
+        return await self._hub.online_counts(topics)
+
+    # lifecycle
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._hub.shutting_down
+
+    @property
+    def token_expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection once the reply to the current request is sent."""
+        self._close_after_reply = code
+
+    def take_close(self) -> int | None:
+        code, self._close_after_reply = self._close_after_reply, None
+        return code
