@@ -19,12 +19,20 @@ from app.core.logging import configure_logging
 from app.realtime.broadcast import create_broadcaster
 from app.realtime.endpoint import socket_endpoint
 from app.realtime.hub import Hub
+from app.realtime.registry import Registry
 from app.states import build_registry
 
 SOCKET_PATH = "/api/v1/socket"
 
 
-def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    configure_logs: bool = True,
+    handle_signals: bool = True,
+) -> FastAPI:
+    """The app; tests pass their own settings, and a registry to serve extra states."""
     settings = settings or get_settings()
     if configure_logs:
         configure_logging(settings.LOG_LEVEL, json_lines=settings.is_production)
@@ -37,7 +45,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         app.state.hub = hub
         app.state.broadcaster = hub.broadcaster
         await hub.start()
-        restore_signals = hub.install_signal_handlers()
+        restore_signals = hub.install_signal_handlers() if handle_signals else lambda: None
         try:
             yield
         finally:
@@ -54,7 +62,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.registry = build_registry()
+    app.state.registry = registry or build_registry()
     app.include_router(api_router)
     app.add_api_websocket_route(SOCKET_PATH, socket_endpoint)
     _serve_frontend(app, settings.FRONTEND_DIST)

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     PROJECT_NAME: str = "Chat Template"
     LOG_LEVEL: str = "INFO"
 
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=0, le=65535)
+    WEB_CONCURRENCY: int = Field(default=1, ge=1)
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+
     DATA_DIR: Path = BACKEND_DIR / "data"
     SECRET_KEY: str = ""
     DATABASE_URL: str = ""
@@ -70,6 +75,8 @@ class Settings(BaseSettings):
     SOCKET_RATE_LIMIT: float = Field(default=20, gt=0)
     SOCKET_RATE_BURST: int = Field(default=40, ge=1)
     SOCKET_SEND_QUEUE: int = Field(default=1000, ge=1)
+    SOCKET_PING_INTERVAL: float = Field(default=20, gt=0)
+    SOCKET_PING_TIMEOUT: float = Field(default=20, gt=0)
 
     @field_validator("ALLOWED_ORIGINS", mode="before")
     @classmethod
@@ -78,11 +85,16 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("DATA_DIR", "FRONTEND_DIST", mode="after")
+    @classmethod
+    def _relative_to_repo(cls, value: Path) -> Path:
+        return value if value.is_absolute() else REPO_DIR / value
+
     @model_validator(mode="after")
     def _fill_local_defaults(self) -> Settings:
         if not self.DATABASE_URL:
             self.DATABASE_URL = f"sqlite+aiosqlite:///{self.DATA_DIR / 'app.db'}"
-        if not self.SECRET_KEY and self.ENVIRONMENT != "production":
+        if self.ENVIRONMENT != "production" and self.SECRET_KEY in ("", EXAMPLE_SECRET_KEY):
             self.SECRET_KEY = _development_secret(self.DATA_DIR)
         return self
 
@@ -98,7 +110,9 @@ class Settings(BaseSettings):
         if "*" in self.ALLOWED_ORIGINS:
             problems.append("ALLOWED_ORIGINS must list origins, not '*'")
         if self.is_sqlite and not self.ALLOW_SQLITE_IN_PRODUCTION:
-            problems.append("DATABASE_URL is SQLite; use PostgreSQL or set ALLOW_SQLITE_IN_PRODUCTION")
+            problems.append(
+                "DATABASE_URL is SQLite; use PostgreSQL or set ALLOW_SQLITE_IN_PRODUCTION"
+            )
         if problems:
             raise UnsafeSettingsError(
                 "refusing to start with ENVIRONMENT=production: " + "; ".join(problems)

@@ -40,7 +40,9 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter())
     handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(levelname)-7s %(name)s: %(message)s")
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(levelname)-7s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers = [handler]

@@ -46,6 +46,7 @@ class Broadcaster(Protocol):
     async def presence_leave(self, topic: str, session_id: str) -> None: ...
     async def presence_online(self, topic: str) -> list[dict[str, Any]]: ...
     async def presence_counts(self, topics: list[str]) -> dict[str, int]: ...
+    async def throttle(self, key: str, seconds: float) -> bool: ...
 
 
 def create_broadcaster(url: str) -> Broadcaster:
@@ -66,6 +67,16 @@ class MemoryBroadcaster:
 
     def __init__(self) -> None:
         self._presence: dict[str, dict[str, dict[str, Any]]] = {}
+        self._throttle: dict[str, float] = {}
+
+    async def throttle(self, key: str, seconds: float) -> bool:
+        now = time.monotonic()
+        if self._throttle.get(key, 0.0) > now:
+            return False
+        if len(self._throttle) > 10_000:
+            self._throttle = {k: t for k, t in self._throttle.items() if t > now}
+        self._throttle[key] = now + seconds
+        return True
 
     async def start(self, deliver: Deliver) -> None:
         return None
@@ -183,7 +194,7 @@ class RedisBroadcaster:
                 delay = min(delay * 2, 5.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
         process, exclude, frame = data.decode().split("\n", 2)
@@ -201,6 +212,17 @@ class RedisBroadcaster:
                 exc,
             )
         self._healthy = False
+
+    async def throttle(self, key: str, seconds: float) -> bool:
+        try:
+            return bool(
+                await self._redis.set(
+                    f"{self._prefix}:throttle:{key}", b"1", nx=True, px=int(seconds * 1000)
+                )
+            )
+        except Exception as exc:
+            self._lost(exc, "throttle")
+            return True
 
     # presence
 
@@ -226,7 +248,9 @@ class RedisBroadcaster:
 
     async def presence_online(self, topic: str) -> list[dict[str, Any]]:
         try:
-            members = await self._redis.zrangebyscore(self._presence_key(topic), time.time(), "+inf")
+            members: list[Any] = await self._redis.zrangebyscore(
+                self._presence_key(topic), time.time(), "+inf"
+            )
         except Exception as exc:
             self._lost(exc, "presence")
             members = list(self._local.get(topic, {}).values())

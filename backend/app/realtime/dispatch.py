@@ -49,7 +49,9 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
             data = state.request.model_validate(request.data)
         except ValidationError as exc:
             raise errors.InvalidData.from_validation(exc) from None
-        result = await (state.handler(data, session) if state.takes_data else state.handler(session))
+        result = await (
+            state.handler(data, session) if state.takes_data else state.handler(session)
+        )
         payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else {}
         return Outcome(frames.reply(request.state, payload, request_id), session.take_close())
     except errors.SocketError as exc:

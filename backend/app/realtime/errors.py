@@ -66,7 +66,9 @@ class InvalidJson(SocketError):
 
 class InvalidRequest(SocketError):
     code = "invalid_request"
-    default_message = "A request needs a string `state`, an object `data` and a string or integer `id`."
+    default_message = (
+        "A request needs a string `state`, an object `data` and a string or integer `id`."
+    )
 
 
 class UnknownState(SocketError):

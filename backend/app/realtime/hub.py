@@ -50,6 +50,9 @@ class Hub:
     def connections_of(self, user_id: int) -> int:
         return len(self._by_user.get(user_id, ()))
 
+    def sessions_of(self, user_id: int) -> list[Session]:
+        return [self.sessions[i] for i in self._by_user.get(user_id, ()) if i in self.sessions]
+
     def add(self, session: Session) -> None:
         self.sessions[session.id] = session
         self._by_user.setdefault(session.user.id, set()).add(session.id)
@@ -106,7 +109,7 @@ class Hub:
 
     # shutdown
 
-    async def close_all(self, code: int = CloseCode.GOING_AWAY, timeout: float = 5.0) -> None:
+    async def close_all(self, code: int = CloseCode.GOING_AWAY, grace: float = 5.0) -> None:
         """Close every socket with `code` after its in-flight reply; wait for them to go."""
         self.shutting_down = True
         for session in list(self.sessions.values()):
@@ -114,7 +117,7 @@ class Hub:
                 session.phase = Phase.CLOSING
                 session.outbox.close(code, "server shutting down")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._empty.wait(), timeout)
+            await asyncio.wait_for(self._empty.wait(), grace)
 
     def install_signal_handlers(self) -> Callable[[], None]:
         """Chain a graceful close in front of the current SIGTERM/SIGINT handlers.
@@ -137,7 +140,7 @@ class Hub:
                 hand_over()  # second signal: no more grace
                 return
             logger.info("closing %d socket(s) with 1001 before shutdown", len(self.sessions))
-            task = loop.create_task(self.close_all(timeout=SHUTDOWN_GRACE_SECONDS))
+            task = loop.create_task(self.close_all(grace=SHUTDOWN_GRACE_SECONDS))
             task.add_done_callback(lambda _: hand_over())
 
         for sig in (signal.SIGTERM, signal.SIGINT):

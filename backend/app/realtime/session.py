@@ -167,15 +167,26 @@ class Session:
         """Push an event to this connection only."""
         self.outbox.put(frames.event(state, data))
 
-    async def publish(self, topic: str, state: str, data: Any, *, include_self: bool = False) -> None:
+    async def publish(
+        self, topic: str, state: str, data: Any, *, include_self: bool = False
+    ) -> None:
         """Send an event to every connection subscribed to `topic`, in every process."""
         await self._hub.publish(topic, frames.event(state, data), None if include_self else self.id)
 
     async def subscribe(self, topic: str) -> None:
         await self._hub.subscribe(self, topic)
 
-    async def unsubscribe(self, topic: str) -> None:
-        await self._hub.unsubscribe(self, topic)
+    async def unsubscribe(self, topic: str, *, every_connection_of_user: bool = False) -> None:
+        """Stop receiving `topic`; optionally on every connection of this user in this process."""
+        if every_connection_of_user:
+            for session in self._hub.sessions_of(self.user.id):
+                await self._hub.unsubscribe(session, topic)
+        else:
+            await self._hub.unsubscribe(self, topic)
+
+    async def throttle(self, key: str, seconds: float) -> bool:
+        """True at most once per `seconds` for `key`, across every process."""
+        return await self._hub.broadcaster.throttle(key, seconds)
 
     async def online(self, topic: str) -> list[dict[str, Any]]:
         """The distinct users with a live connection subscribed to `topic`."""

@@ -5,6 +5,7 @@ httpOnly, SameSite=Strict cookie scoped to `/api/v1/login` (for the browser
 app, which then never holds a long-lived token where scripts can read it).
 """
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Cookie, Depends, Response, status
@@ -75,10 +76,8 @@ async def logout(
         if token and (family := service.refresh_family(token, settings)):
             families.add(family)
     if bearer:
-        try:
+        with contextlib.suppress(InvalidToken):
             families.add(service.access_claims(bearer, settings).family)
-        except InvalidToken:
-            pass
     if not families:
         raise unauthorized()
     for family in families:
@@ -107,5 +106,9 @@ def _answer(response: Response, pair: service.TokenPair, settings: Settings) -> 
 
 def _clear_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(
-        COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="strict", secure=settings.is_production
+        COOKIE_NAME,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=settings.is_production,
     )

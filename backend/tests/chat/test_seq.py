@@ -1,0 +1,71 @@
+"""seq allocation: concurrent senders into one room end with 1..N, no gap, no duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sqlalchemy import select
+
+from app.chat import service
+from app.chat.models import Message
+from app.chat.schemas import UserOut
+from app.core.config import Settings
+from app.core.db import Database
+from tests.conftest import Account, RunningServer
+
+SENDERS = 8
+EACH = 10
+
+
+async def test_concurrent_senders_get_gap_free_seq(
+    settings: Settings, server: RunningServer, account: object
+) -> None:
+    owner: Account = await account()  # type: ignore[operator]
+    database = Database(settings.DATABASE_URL)
+    try:
+        async with database.sessionmaker() as db:
+            room = await service.create_room(db, owner.id, f"seq-{uuid.uuid4().hex[:8]}", "")
+        author = UserOut(id=owner.id, full_name=owner.full_name)
+
+        async def sender(n: int) -> list[int]:
+            seqs = []
+            for i in range(EACH):
+                async with database.sessionmaker() as db:
+                    message, _ = await service.post_message(db, author, room.id, f"{n}-{i}", None)
+                    seqs.append(message.seq)
+            return seqs
+
+        results = await asyncio.gather(*(sender(n) for n in range(SENDERS)))
+        async with database.sessionmaker() as db:
+            stored = list(await db.scalars(select(Message.seq).where(Message.room_id == room.id)))
+    finally:
+        await database.dispose()
+
+    total = SENDERS * EACH
+    assert sorted(seq for seqs in results for seq in seqs) == list(range(1, total + 1))
+    assert sorted(stored) == list(range(1, total + 1))
+    for seqs in results:  # each sender saw its own messages in increasing order
+        assert seqs == sorted(seqs)
+
+
+async def test_same_client_id_is_stored_once_even_when_racing(
+    settings: Settings, server: RunningServer, account: object
+) -> None:
+    owner: Account = await account()  # type: ignore[operator]
+    database = Database(settings.DATABASE_URL)
+    try:
+        async with database.sessionmaker() as db:
+            room = await service.create_room(db, owner.id, f"once-{uuid.uuid4().hex[:8]}", "")
+        author = UserOut(id=owner.id, full_name=owner.full_name)
+
+        async def send() -> tuple[int, bool]:
+            async with database.sessionmaker() as db:
+                message, new = await service.post_message(db, author, room.id, "hello", "c-1")
+                return message.id, new
+
+        results = await asyncio.gather(*(send() for _ in range(6)))
+    finally:
+        await database.dispose()
+    assert len({message_id for message_id, _ in results}) == 1
+    assert sum(new for _, new in results) == 1
