@@ -3,10 +3,10 @@
 import asyncio
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (registers every table)
+from alembic import context
 from app.core.config import get_settings
 from app.core.db import Base, create_engine
 

@@ -114,9 +114,9 @@ class SocketClient:
     ) -> dict[str, Any]:
         """The `data` of the next event named `state` (and matching `where`, if given)."""
         frame = await self.wait_for(
-            lambda f: f.get("state") == state
-            and "id" not in f
-            and (where is None or where(f["data"])),
+            lambda f: (
+                f.get("state") == state and "id" not in f and (where is None or where(f["data"]))
+            ),
             timeout,
         )
         return dict(frame["data"])

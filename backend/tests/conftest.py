@@ -20,10 +20,10 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
-from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
+from alembic import command
 from app.core.config import BACKEND_DIR, Settings
 from app.main import create_app
 from app.realtime.registry import Registry
@@ -133,7 +133,9 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def run_server(settings: Settings, registry: Registry | None = None) -> AsyncIterator[RunningServer]:
+async def run_server(
+    settings: Settings, registry: Registry | None = None
+) -> AsyncIterator[RunningServer]:
     """The app under a real uvicorn server on a free loopback port, in this event loop."""
     app = create_app(settings, registry=registry, configure_logs=False, handle_signals=False)
     config = uvicorn.Config(
@@ -185,7 +187,9 @@ async def custom_server(
     """`async with custom_server(SOCKET_RATE_LIMIT=1, registry=...) as srv:` — same database."""
 
     @asynccontextmanager
-    async def start(registry: Registry | None = None, **overrides: Any) -> AsyncIterator[RunningServer]:
+    async def start(
+        registry: Registry | None = None, **overrides: Any
+    ) -> AsyncIterator[RunningServer]:
         async with run_server(
             make_settings(settings.DATA_DIR, settings.DATABASE_URL, **overrides), registry
         ) as running:

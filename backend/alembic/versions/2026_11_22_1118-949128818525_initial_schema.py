@@ -8,6 +8,7 @@ Create Date: 2026-11-22 11:18:59
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "949128818525"
@@ -42,8 +43,10 @@ def upgrade() -> None:
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.Column("created_at", Timestamp, nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"],
-            name=op.f("fk_refresh_tokens_user_id_users"), ondelete="CASCADE",
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_refresh_tokens_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("jti", name=op.f("pk_refresh_tokens")),
     )
@@ -59,8 +62,10 @@ def upgrade() -> None:
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"],
-            name=op.f("fk_rooms_created_by_users"), ondelete="SET NULL",
+            ["created_by"],
+            ["users.id"],
+            name=op.f("fk_rooms_created_by_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rooms")),
     )
@@ -73,12 +78,16 @@ def upgrade() -> None:
         sa.Column("joined_at", Timestamp, nullable=False),
         sa.Column("last_read_seq", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["room_id"], ["rooms.id"],
-            name=op.f("fk_memberships_room_id_rooms"), ondelete="CASCADE",
+            ["room_id"],
+            ["rooms.id"],
+            name=op.f("fk_memberships_room_id_rooms"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"],
-            name=op.f("fk_memberships_user_id_users"), ondelete="CASCADE",
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_memberships_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("user_id", "room_id", name=op.f("pk_memberships")),
     )
@@ -94,12 +103,16 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", Timestamp, nullable=False),
         sa.ForeignKeyConstraint(
-            ["room_id"], ["rooms.id"],
-            name=op.f("fk_messages_room_id_rooms"), ondelete="CASCADE",
+            ["room_id"],
+            ["rooms.id"],
+            name=op.f("fk_messages_room_id_rooms"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"],
-            name=op.f("fk_messages_user_id_users"), ondelete="SET NULL",
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_messages_user_id_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
         sa.UniqueConstraint("room_id", "seq", name=op.f("uq_messages_room_id_seq")),

@@ -93,6 +93,8 @@ class StateRouter:
     def handler(
         self, name: str, *, requires: Guard | Iterable[Guard] = (), summary: str | None = None
     ) -> Callable[[F], F]:
+        if not name.isidentifier():
+            raise ValueError(f"state name {name!r} must be an identifier, like sendMessage")
         guards = (requires,) if isinstance(requires, Guard) else tuple(requires)
 
         def register(fn: F) -> F:
@@ -187,8 +189,6 @@ def _describe(name: str, fn: Handler, guards: tuple[Guard, ...], summary: str | 
     where = f"{fn.__module__}.{fn.__qualname__}"
     if not inspect.iscoroutinefunction(fn):
         raise TypeError(f"handler {where} for state {name!r} must be `async def`")
-    if not name.isidentifier():
-        raise ValueError(f"state name {name!r} must be an identifier, like sendMessage")
     hints = get_type_hints(fn)
     params = list(inspect.signature(fn).parameters.values())
     if not 1 <= len(params) <= 2:

@@ -59,9 +59,19 @@ async def test_duplicate_email_is_409_whatever_the_case(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        pytest.param({"email": "not-an-email", "password": PASSWORD, "full_name": "A"}, "email", id="email"),
-        pytest.param({"email": "a@example.com", "password": "short", "full_name": "A"}, "password", id="short-password"),
-        pytest.param({"email": "a@example.com", "password": PASSWORD, "full_name": "   "}, "full_name", id="empty-name"),
+        pytest.param(
+            {"email": "not-an-email", "password": PASSWORD, "full_name": "A"}, "email", id="email"
+        ),
+        pytest.param(
+            {"email": "a@example.com", "password": "short", "full_name": "A"},
+            "password",
+            id="short-password",
+        ),
+        pytest.param(
+            {"email": "a@example.com", "password": PASSWORD, "full_name": "   "},
+            "full_name",
+            id="empty-name",
+        ),
     ],
 )
 async def test_signup_validation_is_422(
@@ -121,7 +131,9 @@ async def test_inactive_user_cannot_log_in_or_use_tokens(
     await set_active(server, who.id, False)
     assert (await login(http, who.email)).status_code == 401
     assert (await http.get("/api/v1/users/me", headers=bearer(who.token))).status_code == 401
-    refreshed = await http.post("/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token})
+    refreshed = await http.post(
+        "/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token}
+    )
     assert refreshed.status_code == 401
 
 
@@ -152,20 +164,34 @@ def alg_none(claims: dict[str, object]) -> str:
 def claims_for(user_id: int, **changes: object) -> dict[str, object]:
     now = int(datetime.now(UTC).timestamp())
     claims: dict[str, object] = {
-        "sub": str(user_id), "type": "access", "jti": "j", "fam": "f",
-        "iat": now, "nbf": now, "exp": now + 600,
+        "sub": str(user_id),
+        "type": "access",
+        "jti": "j",
+        "fam": "f",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
 
 BAD_ACCESS_TOKENS: list[object] = [
-    pytest.param(lambda uid, good: good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"), id="tampered-signature"),
+    pytest.param(
+        lambda uid, good: good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
+        id="tampered-signature",
+    ),
     pytest.param(lambda uid, good: alg_none(claims_for(uid)), id="alg-none"),
     pytest.param(lambda uid, good: forge(claims_for(uid), key="another key" * 4), id="other-key"),
     pytest.param(lambda uid, good: forge(claims_for(uid), algorithm="HS512"), id="other-algorithm"),
-    pytest.param(lambda uid, good: forge(claims_for(uid, exp=int(datetime.now(UTC).timestamp()) - 5)), id="expired"),
-    pytest.param(lambda uid, good: forge(claims_for(uid, nbf=int(datetime.now(UTC).timestamp()) + 600)), id="not-yet-valid"),
+    pytest.param(
+        lambda uid, good: forge(claims_for(uid, exp=int(datetime.now(UTC).timestamp()) - 5)),
+        id="expired",
+    ),
+    pytest.param(
+        lambda uid, good: forge(claims_for(uid, nbf=int(datetime.now(UTC).timestamp()) + 600)),
+        id="not-yet-valid",
+    ),
     pytest.param(lambda uid, good: forge(claims_for(uid, type="refresh")), id="refresh-as-access"),
     pytest.param(lambda uid, good: forge(claims_for(uid, sub=None)), id="missing-sub"),
     pytest.param(lambda uid, good: forge(claims_for(999_999_999)), id="unknown-user"),
@@ -195,7 +221,9 @@ async def test_refresh_token_of_the_response_is_refused_as_access(
 # refresh
 
 
-async def test_refresh_from_cookie_rotates(http: httpx.AsyncClient, account: AccountFactory) -> None:
+async def test_refresh_from_cookie_rotates(
+    http: httpx.AsyncClient, account: AccountFactory
+) -> None:
     who = await account()
     logged_in = await login(http, who.email)
     first = logged_in.json()
@@ -214,7 +242,9 @@ async def test_refresh_for_api_clients(
 ) -> None:
     who = await account()
     if how == "body":
-        response = await http.post("/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token})
+        response = await http.post(
+            "/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token}
+        )
     else:
         response = await http.post("/api/v1/login/refresh-token", headers=bearer(who.refresh_token))
     assert response.status_code == 200
@@ -261,11 +291,15 @@ async def test_reuse_after_grace_revokes_the_whole_family(
             from tests.conftest import create_account
 
             who = await create_account(http)
-            rotated = await http.post("/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token})
+            rotated = await http.post(
+                "/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token}
+            )
             assert rotated.status_code == 200
             newest = rotated.json()["refresh_token"]
             await asyncio.sleep(1.1)  # step past the (zero-second) grace window on a 1 s clock
-            stolen = await http.post("/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token})
+            stolen = await http.post(
+                "/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token}
+            )
             assert stolen.status_code == 401
             # the legitimate holder's newer token died with the family
             after = await http.post("/api/v1/login/refresh-token", json={"refresh_token": newest})
@@ -277,17 +311,27 @@ async def test_expired_refresh_token_is_refused(
 ) -> None:
     who = await account()
     expired = create_token(
-        user_id=who.id, type="refresh", lifetime=timedelta(seconds=1), secret=TEST_SECRET,
-        algorithm="HS256", now=datetime.now(UTC) - timedelta(minutes=5),
+        user_id=who.id,
+        type="refresh",
+        lifetime=timedelta(seconds=1),
+        secret=TEST_SECRET,
+        algorithm="HS256",
+        now=datetime.now(UTC) - timedelta(minutes=5),
     )
     response = await http.post("/api/v1/login/refresh-token", json={"refresh_token": expired.token})
     assert response.status_code == 401
 
 
-async def test_unknown_refresh_jti_is_refused(http: httpx.AsyncClient, account: AccountFactory) -> None:
+async def test_unknown_refresh_jti_is_refused(
+    http: httpx.AsyncClient, account: AccountFactory
+) -> None:
     who = await account()
     forged = create_token(
-        user_id=who.id, type="refresh", lifetime=timedelta(days=1), secret=TEST_SECRET, algorithm="HS256"
+        user_id=who.id,
+        type="refresh",
+        lifetime=timedelta(days=1),
+        secret=TEST_SECRET,
+        algorithm="HS256",
     )
     response = await http.post("/api/v1/login/refresh-token", json={"refresh_token": forged.token})
     assert response.status_code == 401
@@ -303,19 +347,30 @@ async def test_logout_with_access_token_revokes_the_login(
     tokens = (await login(http, who.email)).json()
     response = await http.post("/api/v1/logout", headers=bearer(tokens["access_token"]))
     assert response.status_code == 204
-    assert 'refresh_token=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
-    refused = await http.post("/api/v1/login/refresh-token", json={"refresh_token": tokens["refresh_token"]})
+    assert (
+        'refresh_token=""' in response.headers["set-cookie"]
+        or "Max-Age=0" in response.headers["set-cookie"]
+    )
+    refused = await http.post(
+        "/api/v1/login/refresh-token", json={"refresh_token": tokens["refresh_token"]}
+    )
     assert refused.status_code == 401
     # the other login of the same user is untouched
-    still = await http.post("/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token})
+    still = await http.post(
+        "/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token}
+    )
     assert still.status_code == 200
 
 
-async def test_logout_with_refresh_token_body(http: httpx.AsyncClient, account: AccountFactory) -> None:
+async def test_logout_with_refresh_token_body(
+    http: httpx.AsyncClient, account: AccountFactory
+) -> None:
     who = await account()
     response = await http.post("/api/v1/logout", json={"refresh_token": who.refresh_token})
     assert response.status_code == 204
-    refused = await http.post("/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token})
+    refused = await http.post(
+        "/api/v1/login/refresh-token", json={"refresh_token": who.refresh_token}
+    )
     assert refused.status_code == 401
 
 

@@ -20,7 +20,7 @@ def settings(tmp_path: Path, **values: object) -> Settings:
 
 def test_local_defaults_need_nothing(tmp_path: Path) -> None:
     first = settings(tmp_path)
-    assert first.DATABASE_URL == f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    assert f"sqlite+aiosqlite:///{tmp_path / 'app.db'}" == first.DATABASE_URL
     assert first.BROADCAST_URL == "memory://"
     assert first.ALLOWED_ORIGINS == DEFAULT_ORIGINS
     assert len(first.SECRET_KEY) >= 32
@@ -48,7 +48,9 @@ def test_environment_variables_are_read(tmp_path: Path, monkeypatch: pytest.Monk
         pytest.param({}, "SECRET_KEY must be set", id="missing-secret"),
         pytest.param({"SECRET_KEY": "changethis"}, "SECRET_KEY must be set", id="example-secret"),
         pytest.param({"SECRET_KEY": "short"}, "at least 32", id="short-secret"),
-        pytest.param({"SECRET_KEY": STRONG, "ALLOWED_ORIGINS": "*"}, "not '*'", id="wildcard-origin"),
+        pytest.param(
+            {"SECRET_KEY": STRONG, "ALLOWED_ORIGINS": "*"}, "not '*'", id="wildcard-origin"
+        ),
         pytest.param({"SECRET_KEY": STRONG, "DATABASE_URL": ""}, "SQLite", id="sqlite"),
     ],
 )
@@ -56,7 +58,9 @@ def test_production_refuses_unsafe_settings(
     tmp_path: Path, values: dict[str, object], problem: str
 ) -> None:
     with pytest.raises(ValueError, match=problem) as caught:
-        settings(tmp_path, **({"ENVIRONMENT": "production", "ALLOWED_ORIGINS": "https://a.b"} | values))
+        settings(
+            tmp_path, **({"ENVIRONMENT": "production", "ALLOWED_ORIGINS": "https://a.b"} | values)
+        )
     assert isinstance(caught.value.__cause__ or caught.value, ValueError)
     assert not (tmp_path / "secret_key").exists()  # production never generates one
 
@@ -77,12 +81,18 @@ def test_production_accepts_safe_settings(tmp_path: Path) -> None:
 
 
 def test_unsafe_production_start_exits_with_a_clear_message(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL"}
-    } | {"ENVIRONMENT": "production", "DATA_DIR": str(tmp_path), "SECRET_KEY": "changethis"}
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL"}} | {
+        "ENVIRONMENT": "production",
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "changethis",
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import app.main"],
-        cwd=BACKEND_DIR, env=env, capture_output=True, text=True, timeout=60,
+        cwd=BACKEND_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "Refusing to start" in result.stderr
@@ -93,12 +103,12 @@ def test_unsafe_production_start_exits_with_a_clear_message(tmp_path: Path) -> N
 def test_example_secret_is_replaced_locally(tmp_path: Path) -> None:
     local = settings(tmp_path, SECRET_KEY="changethis")
     assert local.SECRET_KEY != "changethis"
-    assert local.SECRET_KEY == (tmp_path / "secret_key").read_text()
+    assert (tmp_path / "secret_key").read_text() == local.SECRET_KEY
 
 
 def test_relative_paths_are_relative_to_the_repository(tmp_path: Path) -> None:
     parsed = settings(tmp_path, FRONTEND_DIST="frontend/dist")
-    assert parsed.FRONTEND_DIST == BACKEND_DIR.parent / "frontend" / "dist"
+    assert BACKEND_DIR.parent / "frontend" / "dist" == parsed.FRONTEND_DIST
 
 
 def test_env_example_documents_every_setting() -> None:

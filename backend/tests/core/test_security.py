@@ -21,8 +21,11 @@ SECRET = "x" * 40
 
 def issue(**changes: object) -> str:
     values: dict[str, object] = {
-        "user_id": 7, "type": "access", "lifetime": timedelta(minutes=5),
-        "secret": SECRET, "algorithm": "HS256",
+        "user_id": 7,
+        "type": "access",
+        "lifetime": timedelta(minutes=5),
+        "secret": SECRET,
+        "algorithm": "HS256",
     }
     values.update(changes)
     return create_token(**values).token  # type: ignore[arg-type]
