@@ -48,7 +48,7 @@ async def list_rooms(db: AsyncSession, user_id: int) -> list[tuple[Room, int, Me
         .order_by(func.lower(Room.name))
     )
     result = []
-    for room, members, last_read in rows.tuples():
+    for room, members, last_read in rows:
         membership = None
         if last_read is not None:
             membership = Membership(user_id=user_id, room_id=room.id, last_read_seq=last_read)
