@@ -40,7 +40,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.DATABASE_URL)
-        hub = Hub(create_broadcaster(settings.BROADCAST_URL))
+        hub = Hub(create_broadcaster(settings.BROADCAST_URL, settings.BROADCAST_PREFIX))
         app.state.database = database
         app.state.hub = hub
         app.state.broadcaster = hub.broadcaster

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     DATABASE_URL: str = ""
     ALLOW_SQLITE_IN_PRODUCTION: bool = False
     BROADCAST_URL: str = "memory://"
+    BROADCAST_PREFIX: str = Field(default="chat", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     FRONTEND_DIST: Path = REPO_DIR / "frontend" / "dist"
 
     ALLOWED_ORIGINS: Annotated[list[str], NoDecode] = Field(

@@ -49,11 +49,11 @@ class Broadcaster(Protocol):
     async def throttle(self, key: str, seconds: float) -> bool: ...
 
 
-def create_broadcaster(url: str) -> Broadcaster:
+def create_broadcaster(url: str, prefix: str = "chat") -> Broadcaster:
     if url.startswith("memory://"):
         return MemoryBroadcaster()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBroadcaster(url)
+        return RedisBroadcaster(url, prefix=prefix)
     raise ValueError(f"BROADCAST_URL must start with memory:// or redis://, not {url!r}")
 
 
