@@ -16,6 +16,7 @@ from app.api.main import api_router
 from app.core.config import Settings, UnsafeSettingsError, get_settings
 from app.core.db import Database
 from app.core.logging import configure_logging
+from app.examples.plain_socket import plain_socket
 from app.realtime.broadcast import create_broadcaster
 from app.realtime.endpoint import socket_endpoint
 from app.realtime.hub import Hub
@@ -65,6 +66,7 @@ def create_app(
     app.state.registry = registry or build_registry()
     app.include_router(api_router)
     app.add_api_websocket_route(SOCKET_PATH, socket_endpoint)
+    app.add_api_websocket_route("/api/v1/plain-socket", plain_socket)
     _serve_frontend(app, settings.FRONTEND_DIST)
     return app
 
