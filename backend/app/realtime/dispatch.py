@@ -29,12 +29,18 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
     state_name: str | None = None
     request_id: frames.RequestId | None = None
     try:
-        envelope = frames.load_object(raw)
+        allowed = session.limiter.allow()  # every frame counts, malformed ones too
+        try:
+            envelope = frames.load_object(raw)
+        except errors.InvalidJson:
+            if not allowed:
+                raise errors.RateLimited() from None
+            raise
         if frames.valid_id(envelope.get("id")):
             request_id = envelope["id"]
         if isinstance(envelope.get("state"), str):
             state_name = envelope["state"]
-        if not session.limiter.allow():
+        if not allowed:
             raise errors.RateLimited()
         request = frames.parse_request(envelope)
         if session.token_expired:

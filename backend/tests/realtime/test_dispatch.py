@@ -162,6 +162,13 @@ async def test_rate_limit_answers_in_place(session: Session) -> None:
     assert [c["id"] for c in codes] == [0, 1, 2, 3]
 
 
+async def test_malformed_frames_count_against_the_rate_limit(session: Session) -> None:
+    session.limiter = TokenBucket(rate=0.001, burst=2)
+    codes = [(await run(session, "garbage"))[0]["code"] for _ in range(2)]
+    codes.append((await run(session, {"state": "ping", "id": 1}))[0]["code"])
+    assert codes == ["invalid_json", "invalid_json", "rate_limited"]
+
+
 async def test_expired_token_closes_with_4001(session: Session) -> None:
     session.expires_at = time.time() - 1
     reply, close = await run(session, {"state": "ping", "id": 1})
