@@ -15,7 +15,9 @@ def plain_url(server: RunningServer) -> str:
     return server.socket_url.replace("/socket", "/plain-socket")
 
 
-async def test_plain_socket_round_trip(server: RunningServer, account: Callable[..., Awaitable[Account]]) -> None:
+async def test_plain_socket_round_trip(
+    server: RunningServer, account: Callable[..., Awaitable[Account]]
+) -> None:
     who = await account("Pat")
     client = await SocketClient.connect(plain_url(server), who.token)
     assert client.initialised == {"user": {"id": who.id, "full_name": "Pat"}}
