@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.staticfiles import StaticFiles
 
 from app.api.main import api_router
+from app.api.routes import metrics as metrics_routes
 from app.core.config import Settings, UnsafeSettingsError, get_settings
 from app.core.db import Database
 from app.core.logging import configure_logging
@@ -65,6 +66,7 @@ def create_app(
     app.state.settings = settings
     app.state.registry = registry or build_registry()
     app.include_router(api_router)
+    app.include_router(metrics_routes.router)
     app.add_api_websocket_route(SOCKET_PATH, socket_endpoint)
     app.add_api_websocket_route("/api/v1/plain-socket", plain_socket)
     _serve_frontend(app, settings.FRONTEND_DIST)

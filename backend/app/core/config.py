@@ -64,6 +64,8 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_ORIGINS)
     )
     OPEN_SIGNUP: bool = True
+    METRICS_ENABLED: bool = True
+    METRICS_TOKEN: str = ""
 
     JWT_ALGORITHM: Literal["HS256", "HS384", "HS512"] = "HS256"
     ACCESS_TOKEN_EXPIRE_MINUTES: float = Field(default=30, gt=0)

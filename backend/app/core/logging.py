@@ -9,9 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
+#: The socket connection a log line belongs to; set by the socket endpoint.
+connection_id: ContextVar[str] = ContextVar("connection_id", default="-")
+
 JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+class ContextFilter(logging.Filter):
+    """Adds `record.connection`: the socket connection id, or "-" outside one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.connection = connection_id.get()
+        return True
 
 
 class RedactingFilter(logging.Filter):
@@ -31,6 +43,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        connection = getattr(record, "connection", "-")
+        if connection != "-":
+            entry["connection"] = connection
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -38,11 +53,12 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str, *, json_lines: bool) -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(
         JsonFormatter()
         if json_lines
-        else logging.Formatter("%(levelname)-7s %(name)s: %(message)s")
+        else logging.Formatter("%(levelname)-7s %(name)s [%(connection)s]: %(message)s")
     )
     root = logging.getLogger()
     root.handlers = [handler]

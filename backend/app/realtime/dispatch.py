@@ -7,11 +7,13 @@ mapping are tested by calling `dispatch` directly.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
+from app.core import metrics
 from app.realtime import errors, frames
 from app.realtime.registry import Registry
 from app.realtime.session import Session
@@ -26,8 +28,10 @@ class Outcome:
 
 
 async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Outcome:
+    started = time.perf_counter()
     state_name: str | None = None
     request_id: frames.RequestId | None = None
+    outcome = "ok"
     try:
         allowed = session.limiter.allow()  # every frame counts, malformed ones too
         try:
@@ -61,13 +65,18 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
         payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else {}
         return Outcome(frames.reply(request.state, payload, request_id), session.take_close())
     except errors.SocketError as exc:
+        outcome = exc.code
         return Outcome(frames.error(exc, state_name, request_id), exc.close_code)
     except Exception:
+        outcome = errors.InternalError.code
         reference = uuid.uuid4().hex[:12]
-        logger.exception(
-            "state %r failed on session %s (ref %s)", state_name, session.id, reference
-        )
+        logger.exception("state %r failed (ref %s)", state_name, reference)
         failure = errors.InternalError(f"Internal error (ref {reference}).")
         return Outcome(frames.error(failure, state_name, request_id))
     finally:
         await session.end_request()
+        label = state_name if state_name is not None and state_name in registry else "unknown"
+        metrics.REQUESTS.labels(label, outcome).inc()
+        metrics.HANDLER_SECONDS.labels(label).observe(time.perf_counter() - started)
+        if outcome != "ok":
+            metrics.ERRORS.labels(outcome).inc()

@@ -17,7 +17,9 @@ import logging
 
 from starlette.websockets import WebSocket, WebSocketState
 
+from app.core import metrics
 from app.core.config import Settings
+from app.core.logging import connection_id
 from app.realtime import errors, frames
 from app.realtime.auth import authenticate
 from app.realtime.dispatch import dispatch
@@ -64,9 +66,11 @@ async def socket_endpoint(websocket: WebSocket) -> None:
         limiter=TokenBucket(settings.SOCKET_RATE_LIMIT, settings.SOCKET_RATE_BURST),
         settings=settings,
     )
+    connection_id.set(session.id)
     writer = asyncio.create_task(_write(websocket, outbox), name=f"socket-writer-{session.id}")
     try:
         if await _handshake(websocket, session, hub, registry):
+            logger.info("session started for user %d", session.user.id)
             await _serve(websocket, session, registry)
     finally:
         session.phase = Phase.CLOSING
@@ -105,6 +109,7 @@ async def _handshake(websocket: WebSocket, session: Session, hub: Hub, registry:
         if hub.connections_of(session.user.id) >= settings.SOCKET_MAX_CONNECTIONS_PER_USER:
             raise errors.TooManyConnections()
     except errors.SocketError as exc:
+        logger.info("handshake refused: %s", exc.code)
         session.outbox.put(frames.error(exc))
         session.outbox.close(exc.close_code or errors.CloseCode.POLICY_VIOLATION, exc.code)
         return False
@@ -181,5 +186,8 @@ async def _write(websocket: WebSocket, outbox: Outbox) -> None:
 async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:
     if websocket.application_state is WebSocketState.DISCONNECTED:
         return
+    metrics.CLOSES.labels(str(code)).inc()
+    if code not in (errors.CloseCode.NORMAL, errors.CloseCode.GOING_AWAY):
+        logger.info("closing with %d (%s)", code, reason or "no reason")
     with contextlib.suppress(Exception):
         await websocket.close(code=code, reason=reason)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from app.core import metrics
 from app.realtime.broadcast import Broadcaster
 from app.realtime.errors import CloseCode
 from app.realtime.session import Phase, Session
@@ -57,12 +58,14 @@ class Hub:
         self.sessions[session.id] = session
         self._by_user.setdefault(session.user.id, set()).add(session.id)
         self._empty.clear()
+        metrics.OPEN_SOCKETS.inc()
 
     async def remove(self, session: Session) -> None:
         for topic in list(session.topics):
             await self.unsubscribe(session, topic)
         if self.sessions.pop(session.id, None) is None:
             return
+        metrics.OPEN_SOCKETS.dec()
         ids = self._by_user.get(session.user.id)
         if ids is not None:
             ids.discard(session.id)
@@ -96,6 +99,7 @@ class Hub:
     # delivery
 
     async def publish(self, topic: str, frame: str, exclude: str | None) -> None:
+        metrics.EVENTS_PUBLISHED.inc()
         self.deliver(topic, frame, exclude)
         await self.broadcaster.publish(topic, frame, exclude)
 
@@ -103,9 +107,11 @@ class Hub:
         members = self._topics.get(topic)
         if not members:
             return
+        delivered = 0
         for session_id, session in list(members.items()):
-            if session_id != exclude:
-                session.outbox.put(frame)
+            if session_id != exclude and session.outbox.put(frame):
+                delivered += 1
+        metrics.EVENTS_DELIVERED.inc(delivered)
 
     # shutdown
 
