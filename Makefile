@@ -11,7 +11,7 @@ BIN := $(abspath $(VENV)/bin)
 HAS_FRONTEND := $(wildcard frontend/package.json)
 FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) $(wildcard frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json)
 
-.PHONY: help install run dev test test-backend test-frontend lint format migrate clean
+.PHONY: help install run dev test test-backend test-frontend lint format migrate up down logs clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,13 +57,25 @@ format: install  ## Format the backend code
 
 test: lint test-backend $(if $(HAS_FRONTEND),test-frontend)  ## Lint, then every test suite
 
-test-backend: $(VENV)/.installed  ## Backend tests (PostgreSQL/Redis ones need TEST_DATABASE_URL/TEST_REDIS_URL)
+test-backend: $(VENV)/.installed $(if $(HAS_FRONTEND),frontend/dist/index.html)  ## Backend tests (PostgreSQL/Redis ones need TEST_DATABASE_URL/TEST_REDIS_URL)
 	@cd backend && status=0 && { $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; } && \
 	if [ "$$status" = 5 ]; then echo "pytest collected no tests: failing loudly" >&2; exit 1; fi; \
 	exit $$status
 
 test-frontend: frontend/node_modules/.installed  ## Frontend unit tests (vitest)
 	cd frontend && npm run test:unit --silent
+
+# the docker compose stack
+
+up:  ## docker compose up: PostgreSQL, Redis, backend workers and nginx (needs .env)
+	docker compose up --build --detach
+	@echo "Serving at http://localhost:$${FRONTEND_PORT:-8000}"
+
+down:  ## Stop the compose stack (data stays in the db-data volume)
+	docker compose down
+
+logs:  ## Follow the compose stack's logs
+	docker compose logs --follow --tail=100
 
 clean:  ## Remove installed dependencies and build output (keeps backend/data)
 	rm -rf $(VENV) frontend/node_modules frontend/dist

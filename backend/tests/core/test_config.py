@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,15 @@ def test_relative_paths_are_relative_to_the_repository(tmp_path: Path) -> None:
     assert BACKEND_DIR.parent / "frontend" / "dist" == parsed.FRONTEND_DIST
 
 
-def test_env_example_documents_every_setting() -> None:
-    example = (BACKEND_DIR.parent / ".env.example").read_text().splitlines()
+def test_env_example_documents_every_setting_and_compose_variable() -> None:
+    repo = BACKEND_DIR.parent
+    example = (repo / ".env.example").read_text().splitlines()
     documented = {line.split("=", 1)[0] for line in example if line and not line.startswith("#")}
-    assert documented == set(Settings.model_fields)
+    compose = "".join(
+        (repo / name).read_text() for name in ("docker-compose.yml", "docker-compose.override.yml")
+    )
+    compose_variables = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", compose))
+    assert compose_variables, "the compose file should take its values from .env"
+    assert set(Settings.model_fields) <= documented, "settings missing from .env.example"
+    assert compose_variables <= documented, "compose variables missing from .env.example"
+    assert documented <= set(Settings.model_fields) | compose_variables, "stale .env.example lines"
