@@ -245,12 +245,12 @@ async def history(data: HistoryIn, session: Session) -> HistoryOut:
 # typing
 
 
-class Empty(ReplyModel):
+class TypingOut(ReplyModel):
     pass
 
 
 @states.handler("typing")
-async def typing(data: RoomIn, session: Session) -> Empty:
+async def typing(data: RoomIn, session: Session) -> TypingOut:
     """Tell the room you are typing; others get at most one `typing` per 2 s from you."""
     await service.member_access(session.db, session.user.id, data.room)
     await session.db.commit()
@@ -259,7 +259,7 @@ async def typing(data: RoomIn, session: Session) -> Empty:
         await session.publish(
             service.topic(data.room), TYPING, {"room": data.room, "user": me(session).model_dump()}
         )
-    return Empty()
+    return TypingOut()
 
 
 # markRead

@@ -46,10 +46,16 @@ async def test_metrics_count_requests_errors_sockets_and_events(
     )
     assert sample(after, "chat_socket_errors_total", code="unknown_state") >= 1
     assert "no-such-state-xyz" not in after  # unknown states share one label
-    assert sample(after, "chat_socket_requests_total", state="unknown", outcome="unknown_state") >= 1
+    assert (
+        sample(after, "chat_socket_requests_total", state="unknown", outcome="unknown_state") >= 1
+    )
     assert sample(after, "chat_open_sockets") >= 2
-    assert sample(after, "chat_events_published_total") > sample(before, "chat_events_published_total")
-    assert sample(after, "chat_events_delivered_total") > sample(before, "chat_events_delivered_total")
+    assert sample(after, "chat_events_published_total") > sample(
+        before, "chat_events_published_total"
+    )
+    assert sample(after, "chat_events_delivered_total") > sample(
+        before, "chat_events_delivered_total"
+    )
     assert sample(after, "chat_broadcast_up") == 1
     assert sample(after, "chat_socket_handler_seconds_count", state="sendMessage") >= 1
 
@@ -67,12 +73,26 @@ PRODUCTION: dict[str, Any] = {
         pytest.param({"METRICS_ENABLED": False}, {}, 404, id="disabled"),
         pytest.param(PRODUCTION, {}, 404, id="production-without-token"),
         pytest.param(PRODUCTION | {"METRICS_TOKEN": "s3cret"}, {}, 401, id="token-missing"),
-        pytest.param(PRODUCTION | {"METRICS_TOKEN": "s3cret"}, {"Authorization": "Bearer nope"}, 401, id="token-wrong"),
-        pytest.param(PRODUCTION | {"METRICS_TOKEN": "s3cret"}, {"Authorization": "Bearer s3cret"}, 200, id="token-right"),
+        pytest.param(
+            PRODUCTION | {"METRICS_TOKEN": "s3cret"},
+            {"Authorization": "Bearer nope"},
+            401,
+            id="token-wrong",
+        ),
+        pytest.param(
+            PRODUCTION | {"METRICS_TOKEN": "s3cret"},
+            {"Authorization": "Bearer s3cret"},
+            200,
+            id="token-right",
+        ),
     ],
 )
 async def test_metrics_access(
-    custom_server: CustomServer, settings: Any, overrides: dict[str, Any], headers: dict[str, str], status: int
+    custom_server: CustomServer,
+    settings: Any,
+    overrides: dict[str, Any],
+    headers: dict[str, str],
+    status: int,
 ) -> None:
     if overrides.get("ENVIRONMENT") == "production" and not settings.is_sqlite:
         overrides = {k: v for k, v in overrides.items() if k != "ALLOW_SQLITE_IN_PRODUCTION"}

@@ -36,7 +36,9 @@ def test_json_lines_carry_the_connection_and_redact_tokens() -> None:
 async def test_socket_log_lines_name_their_connection_and_never_a_secret(
     settings: Settings, tmp_path: Path
 ) -> None:
-    async with server_process(tmp_path, app="app.main:create_app", DATABASE_URL=settings.DATABASE_URL) as srv:
+    async with server_process(
+        tmp_path, app="app.main:create_app", DATABASE_URL=settings.DATABASE_URL
+    ) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
             who = await create_account(http)
         client = await SocketClient.connect(srv.socket_url, who.token)

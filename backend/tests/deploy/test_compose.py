@@ -23,7 +23,12 @@ def compose_config() -> dict[str, object]:
     assert with_override.returncode == 0, with_override.stderr
     full = subprocess.run(  # the production file alone, without the development override
         [binary, "-f", "docker-compose.yml", "config"],
-        cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=60, check=True,
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return dict(yaml.safe_load(full.stdout))
 
@@ -36,11 +41,17 @@ def test_compose_file_is_valid_and_wired() -> None:
     assert backend["environment"]["BROADCAST_URL"] == "redis://redis:6379/0"
     assert backend["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert {name: dep["condition"] for name, dep in backend["depends_on"].items()} == {
-        "db": "service_healthy", "redis": "service_healthy",
+        "db": "service_healthy",
+        "redis": "service_healthy",
     }
     assert "healthcheck" in services["db"] and "healthcheck" in services["redis"]
     published = {name: service.get("ports", []) for name, service in services.items()}
-    assert published == {"db": [], "redis": [], "backend": [], "frontend": [{"published": 8000, "target": 80}]}
+    assert published == {
+        "db": [],
+        "redis": [],
+        "backend": [],
+        "frontend": [{"published": 8000, "target": 80}],
+    }
 
 
 def test_compose_refuses_to_start_without_secrets() -> None:

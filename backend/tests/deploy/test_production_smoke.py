@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
-import re
 import subprocess
 import sys
 import uuid
@@ -37,7 +37,11 @@ TEMPLATE = REPO_DIR / "frontend" / "nginx" / "default.conf.template"
 
 def render_nginx(workdir: Path, backend_port: int, port: int) -> Path:
     """The repository's server block, substituted the way the nginx image does, in a main config."""
-    values = {"BACKEND_UPSTREAM": f"127.0.0.1:{backend_port}", "NGINX_PORT": str(port), "NGINX_ROOT": str(DIST)}
+    values = {
+        "BACKEND_UPSTREAM": f"127.0.0.1:{backend_port}",
+        "NGINX_PORT": str(port),
+        "NGINX_ROOT": str(DIST),
+    }
     # like the image's envsubst: only ${NAME} of the variables given; nginx's own $vars stay
     server = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m[1], m[0]), TEMPLATE.read_text())
     assert "${" not in server
@@ -67,9 +71,13 @@ http {{
 
 
 @asynccontextmanager
-async def production_stack(tmp_path: Path) -> AsyncIterator[tuple[str, subprocess.Popen[bytes], Path]]:
+async def production_stack(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[str, subprocess.Popen[bytes], Path]]:
     redis_url = os.environ.get("TEST_REDIS_URL")
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     if not redis_url:
         pytest.skip("TEST_REDIS_URL is not set")
     if nginx is None:
@@ -98,12 +106,21 @@ async def production_stack(tmp_path: Path) -> AsyncIterator[tuple[str, subproces
         with log.open("wb") as out:
             backend = subprocess.Popen(
                 ["sh", str(BACKEND_DIR / "scripts" / "start.sh")],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         with (tmp_path / "nginx.out").open("wb") as out:
             proxy = subprocess.Popen(
-                [nginx, "-c", str(render_nginx(tmp_path, backend_port, nginx_port)), "-p", str(tmp_path)],
-                stdout=out, stderr=subprocess.STDOUT,
+                [
+                    nginx,
+                    "-c",
+                    str(render_nginx(tmp_path, backend_port, nginx_port)),
+                    "-p",
+                    str(tmp_path),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         try:
             await wait_healthy(f"http://127.0.0.1:{backend_port}", timeout=60, process=backend)
@@ -159,13 +176,19 @@ async def test_production_stack_through_nginx(tmp_path: Path) -> None:
         first, second = on_worker.values()
         assert first.initialised["user"]["id"] != second.initialised["user"]["id"]
 
-        room = (await first.request("createRoom", {"name": f"smoke-{uuid.uuid4().hex[:6]}"}))["room"]
+        room = (await first.request("createRoom", {"name": f"smoke-{uuid.uuid4().hex[:6]}"}))[
+            "room"
+        ]
         await first.request("joinRoom", {"room": room["id"]})
         joined = await second.request("joinRoom", {"room": room["id"]})
         assert {u["full_name"] for u in joined["online"]} == {"Alice", "Bob"}
-        sent = (await first.request("sendMessage", {"room": room["id"], "text": "across workers"}))["message"]
+        sent = (await first.request("sendMessage", {"room": room["id"], "text": "across workers"}))[
+            "message"
+        ]
         assert await second.expect("message") == sent
-        reply = (await second.request("sendMessage", {"room": room["id"], "text": "and back"}))["message"]
+        reply = (await second.request("sendMessage", {"room": room["id"], "text": "and back"}))[
+            "message"
+        ]
         assert await first.expect("message") == reply
 
         backend.send_signal(signal.SIGTERM)
