@@ -2,13 +2,15 @@
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (registers every table)
 from alembic import context
 from app.core.config import get_settings
-from app.core.db import Base, create_engine
+from app.core.db import Base, UTCDateTime, create_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -19,6 +21,13 @@ target_metadata = Base.metadata
 
 def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().DATABASE_URL
+
+
+def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Write the app's UTC column type as the plain SQL type it stores."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -33,7 +42,12 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        render_item=render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -3,5 +3,6 @@
 from app.accounts.models import RefreshToken, User
 from app.chat.models import Membership, Message, Room
 from app.core.db import Base
+from app.polls.models import Poll, PollVote
 
-__all__ = ["Base", "Membership", "Message", "RefreshToken", "Room", "User"]
+__all__ = ["Base", "Membership", "Message", "Poll", "PollVote", "RefreshToken", "Room", "User"]

@@ -229,6 +229,12 @@ async def create_account(http: httpx.AsyncClient, full_name: str | None = None) 
     return Account(user_id, email, name, PASSWORD, tokens["access_token"], tokens["refresh_token"])
 
 
+#: `await account("Alice")` — the type of the `account` fixture.
+AccountFactory = Callable[..., Awaitable[Account]]
+#: `await connect(alice)` — the type of the `connect` fixture.
+Connect = Callable[..., Awaitable[SocketClient]]
+
+
 @pytest.fixture
 async def http(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
