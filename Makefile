@@ -11,7 +11,7 @@ BIN := $(abspath $(VENV)/bin)
 HAS_FRONTEND := $(wildcard frontend/package.json)
 FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) $(wildcard frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json)
 
-.PHONY: help install run dev test test-backend test-frontend lint format migrate up down logs clean
+.PHONY: help install run dev test test-backend test-frontend lint format migrate types state bench up down logs clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,20 @@ run: install $(if $(HAS_FRONTEND),frontend/dist/index.html) migrate  ## Serve th
 dev: install migrate  ## Backend with reload on :8000 and the Vite dev server on :5173
 	cd backend && $(BIN)/uvicorn app.main:app --reload --host $${HOST:-127.0.0.1} --port $${PORT:-8000} & \
 	trap 'kill %1' EXIT; cd frontend && npm run dev
+
+# extending
+
+types: $(VENV)/.installed  ## Regenerate frontend/src/interfaces/generated.ts from the backend's states
+	cd backend && $(BIN)/python -m app.realtime.typescript > ../frontend/src/interfaces/generated.ts.tmp
+	mv frontend/src/interfaces/generated.ts.tmp frontend/src/interfaces/generated.ts
+
+state: $(VENV)/.installed  ## Scaffold a socket state end to end: make state name=pollVote
+	@test -n "$(name)" || { echo "usage: make state name=yourState" >&2; exit 2; }
+	cd backend && $(BIN)/python scripts/new_state.py "$(name)"
+
+bench: $(VENV)/.installed  ## Benchmark the socket engine against raw Starlette and python-socketio
+	$(BIN)/python -m pip install --quiet -c backend/requirements.lock -e 'backend[dev,bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # quality
 
