@@ -1,0 +1,3 @@
+export type * from './models'
+export type * from './protocol'
+export { CloseCode, INCOMING_STATES } from './protocol'
