@@ -264,3 +264,9 @@ async def connect(server: RunningServer) -> AsyncIterator[Callable[..., Awaitabl
     yield open_socket
     for client in opened:
         await client.close()
+
+
+@pytest.fixture
+async def client(connect: Connect, account: AccountFactory) -> SocketClient:
+    """An authenticated socket of a new user, on the shared test server."""
+    return await connect(await account())
