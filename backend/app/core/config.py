@@ -24,12 +24,22 @@ REPO_DIR = BACKEND_DIR.parent
 #: The value shipped in `.env.example`; production refuses it.
 EXAMPLE_SECRET_KEY = "changethis"
 
-DEFAULT_ORIGINS = [
-    "http://localhost:8000",
-    "http://127.0.0.1:8000",
-    "http://localhost:5173",
-    "http://127.0.0.1:5173",
-]
+
+def default_origins(port: int) -> list[str]:
+    """The app's own local origins: where `make run` serves, and the Vite dev server."""
+    return list(
+        dict.fromkeys(
+            [
+                f"http://localhost:{port}",
+                f"http://127.0.0.1:{port}",
+                "http://localhost:5173",
+                "http://127.0.0.1:5173",
+            ]
+        )
+    )
+
+
+DEFAULT_ORIGINS = default_origins(8000)
 
 
 class UnsafeSettingsError(ValueError):
@@ -95,6 +105,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_local_defaults(self) -> Settings:
+        if "ALLOWED_ORIGINS" not in self.model_fields_set or not self.ALLOWED_ORIGINS:
+            self.ALLOWED_ORIGINS = default_origins(self.PORT)
         if not self.DATABASE_URL:
             self.DATABASE_URL = f"sqlite+aiosqlite:///{self.DATA_DIR / 'app.db'}"
         if self.ENVIRONMENT != "production" and self.SECRET_KEY in ("", EXAMPLE_SECRET_KEY):

@@ -30,6 +30,22 @@ def test_local_defaults_need_nothing(tmp_path: Path) -> None:
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_default_origins_follow_the_port(tmp_path: Path) -> None:
+    assert settings(tmp_path, PORT=8123).ALLOWED_ORIGINS == [
+        "http://localhost:8123",
+        "http://127.0.0.1:8123",
+        "http://localhost:5173",
+        "http://127.0.0.1:5173",
+    ]
+
+
+def test_empty_allowed_origins_means_the_defaults(tmp_path: Path) -> None:
+    assert (
+        settings(tmp_path, ALLOWED_ORIGINS="", PORT=9000).ALLOWED_ORIGINS[0]
+        == "http://localhost:9000"
+    )
+
+
 def test_allowed_origins_is_a_comma_separated_list(tmp_path: Path) -> None:
     parsed = settings(tmp_path, ALLOWED_ORIGINS="https://a.example, https://b.example/ ,")
     assert parsed.ALLOWED_ORIGINS == ["https://a.example", "https://b.example"]
