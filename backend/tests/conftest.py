@@ -251,9 +251,9 @@ def account(http: httpx.AsyncClient) -> Callable[..., Awaitable[Account]]:
     return make
 
 
-@pytest.fixture
-async def connect(server: RunningServer) -> AsyncIterator[Callable[..., Awaitable[SocketClient]]]:
-    """`await connect(alice)`: an authenticated socket for that account, closed after the test."""
+@asynccontextmanager
+async def socket_opener(server: RunningServer) -> AsyncIterator[Connect]:
+    """A `connect` function for `server` whose sockets are all closed on exit."""
     opened: list[SocketClient] = []
 
     async def open_socket(who: Account, **kwargs: Any) -> SocketClient:
@@ -261,9 +261,18 @@ async def connect(server: RunningServer) -> AsyncIterator[Callable[..., Awaitabl
         opened.append(client)
         return client
 
-    yield open_socket
-    for client in opened:
-        await client.close()
+    try:
+        yield open_socket
+    finally:
+        for client in opened:
+            await client.close()
+
+
+@pytest.fixture
+async def connect(server: RunningServer) -> AsyncIterator[Connect]:
+    """`await connect(alice)`: an authenticated socket for that account, closed after the test."""
+    async with socket_opener(server) as open_socket:
+        yield open_socket
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import select
 
@@ -18,29 +20,36 @@ SENDERS = 8
 EACH = 10
 
 
-async def test_concurrent_senders_get_gap_free_seq(
-    settings: Settings, server: RunningServer, account: object
-) -> None:
-    owner: Account = await account()  # type: ignore[operator]
+@asynccontextmanager
+async def room_of(
+    settings: Settings, owner: Account
+) -> AsyncIterator[tuple[Database, int, UserOut]]:
+    """A database handle of its own, a new room, and its owner as an author."""
     database = Database(settings.DATABASE_URL)
     try:
         async with database.sessionmaker() as db:
             room = await service.create_room(db, owner.id, f"seq-{uuid.uuid4().hex[:8]}", "")
-        author = UserOut(id=owner.id, full_name=owner.full_name)
+        yield database, room.id, UserOut(id=owner.id, full_name=owner.full_name)
+    finally:
+        await database.dispose()
+
+
+async def test_concurrent_senders_get_gap_free_seq(
+    settings: Settings, server: RunningServer, account: object
+) -> None:
+    async with room_of(settings, await account()) as (database, room, author):  # type: ignore[operator]
 
         async def sender(n: int) -> list[int]:
             seqs = []
             for i in range(EACH):
                 async with database.sessionmaker() as db:
-                    message, _ = await service.post_message(db, author, room.id, f"{n}-{i}", None)
+                    message, _ = await service.post_message(db, author, room, f"{n}-{i}", None)
                     seqs.append(message.seq)
             return seqs
 
         results = await asyncio.gather(*(sender(n) for n in range(SENDERS)))
         async with database.sessionmaker() as db:
-            stored = list(await db.scalars(select(Message.seq).where(Message.room_id == room.id)))
-    finally:
-        await database.dispose()
+            stored = list(await db.scalars(select(Message.seq).where(Message.room_id == room)))
 
     total = SENDERS * EACH
     assert sorted(seq for seqs in results for seq in seqs) == list(range(1, total + 1))
@@ -52,20 +61,13 @@ async def test_concurrent_senders_get_gap_free_seq(
 async def test_same_client_id_is_stored_once_even_when_racing(
     settings: Settings, server: RunningServer, account: object
 ) -> None:
-    owner: Account = await account()  # type: ignore[operator]
-    database = Database(settings.DATABASE_URL)
-    try:
-        async with database.sessionmaker() as db:
-            room = await service.create_room(db, owner.id, f"once-{uuid.uuid4().hex[:8]}", "")
-        author = UserOut(id=owner.id, full_name=owner.full_name)
+    async with room_of(settings, await account()) as (database, room, author):  # type: ignore[operator]
 
         async def send() -> tuple[int, bool]:
             async with database.sessionmaker() as db:
-                message, new = await service.post_message(db, author, room.id, "hello", "c-1")
+                message, new = await service.post_message(db, author, room, "hello", "c-1")
                 return message.id, new
 
         results = await asyncio.gather(*(send() for _ in range(6)))
-    finally:
-        await database.dispose()
     assert len({message_id for message_id, _ in results}) == 1
     assert sum(new for _, new in results) == 1

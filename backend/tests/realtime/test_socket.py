@@ -17,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from app.core.security import create_token
 from tests.api.test_accounts import BAD_ACCESS_TOKENS, set_active
 from tests.client import ErrorFrame, SocketClient
-from tests.conftest import TEST_SECRET, Account, RunningServer, create_account
+from tests.conftest import TEST_SECRET, Account, RunningServer, create_account, socket_opener
 from tests.realtime import apps
 
 AccountFactory = Callable[..., Awaitable[Account]]
@@ -43,16 +43,9 @@ async def test_server(settings: Any) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture
 async def tconnect(test_server: RunningServer) -> AsyncIterator[Connect]:
-    opened: list[SocketClient] = []
-
-    async def open_socket(who: Account, **kwargs: Any) -> SocketClient:
-        client = await SocketClient.connect(test_server.socket_url, who.token, **kwargs)
-        opened.append(client)
-        return client
-
-    yield open_socket
-    for client in opened:
-        await client.close()
+    """`connect`, for the server with the test-only states."""
+    async with socket_opener(test_server) as open_socket:
+        yield open_socket
 
 
 def short_token(who: Account, seconds: int) -> str:
