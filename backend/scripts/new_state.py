@@ -96,11 +96,11 @@ import type {{ Handlers }} from '@/interfaces'
 
 export function {name}Handlers() {{
   return {{
-    // The reply to a `{name}` request sent with `request('{name}', data)` also resolves that
-    // call; handle it here when every reply should update a store.
-    {name}: (data) => {{
-      console.debug('{name}', data)
-    }},
+    // Every `{name}` reply comes through here; the reply to your own
+    // `useConnectionStore().request('{name}', data)` also resolves that call. When every reply
+    // should change what is shown, take a store as an argument (pass it in ../index.ts, as
+    // polls/handlers.ts does) and apply the data to it here.
+    {name}: (_data) => undefined,
   }} satisfies Partial<Handlers>
 }}
 """
@@ -110,43 +110,41 @@ def fail(message: str) -> None:
     sys.exit(f"make state: {message}")
 
 
-def register_backend(name: str) -> None:
-    path = BACKEND / "app" / "states.py"
-    text = path.read_text()
+def backend_registration(text: str, name: str) -> str | None:
+    """states.py with the feature imported and listed in FEATURES; None if there is no list.
+
+    The import is placed among the `from app.` imports in sorted order, as ruff's isort wants.
+    """
     module = snake(name)
     import_line = f"from app.features.{module} import states as {module}_states\n"
-    text = text.replace(
-        "from app.realtime.registry import Registry, StateRouter\n",
-        import_line + "from app.realtime.registry import Registry, StateRouter\n",
-    )
-    if import_line not in text or "\n]\n" not in text:
-        fail("could not find where to register the state in backend/app/states.py")
-    text = text.replace("\n]\n", f"\n    {module}_states,\n]\n", 1)
-    path.write_text(text)
+    imports = list(re.finditer(r"^from app\.[\w.]+ import .+\n", text, re.MULTILINE))
+    if not imports or "\n]\n" not in text:
+        return None
+    after = [match for match in imports if match.group(0) > import_line]
+    at = after[0].start() if after else imports[-1].end()
+    text = text[:at] + import_line + text[at:]
+    return text.replace("\n]\n", f"\n    {module}_states,\n]\n", 1)
 
 
-def register_frontend(name: str) -> None:
-    path = FRONTEND / "src" / "features" / "index.ts"
-    text = path.read_text()
-    imports = list(re.finditer(r"^import \{ \w+ \} from '\./[^']+'\n", text, re.MULTILINE))
-    table = re.search(r"^export type HandlerTable = (.+)$", text, re.MULTILINE)
-    spread = re.search(r"^(\s*)\} satisfies Handlers$", text, re.MULTILINE)
-    if not imports or table is None or spread is None:
-        fail("could not find the handler table in frontend/src/features/index.ts")
-    assert table is not None and spread is not None
-    text = (
-        text[: spread.start()]
-        + f"{spread.group(1)}  ...{name}Handlers(),\n"
-        + text[spread.start() :]
-    )
-    text = text.replace(table.group(0), f"{table.group(0)} & ReturnType<typeof {name}Handlers>", 1)
-    last = imports[-1]
-    text = (
-        text[: last.end()]
-        + f"import {{ {name}Handlers }} from './{name}/handlers'\n"
-        + text[last.end() :]
-    )
-    path.write_text(text)
+FEATURE_IMPORT = re.compile(r"^import \{ (\w+) \} from '\./([^']+)'\n", re.MULTILINE)
+TABLE_END = re.compile(r"^(\s*)\} satisfies Handlers$", re.MULTILINE)
+
+
+def frontend_registration(text: str, name: str) -> str | None:
+    """index.ts with the state's handlers imported and spread into the table; None if no table.
+
+    The import goes among the feature imports, in order of path; the spread goes last, above
+    `} satisfies Handlers`. `HandlerTable` is `ReturnType<typeof createHandlers>`, so it follows.
+    """
+    imports = list(FEATURE_IMPORT.finditer(text))
+    end = TABLE_END.search(text)
+    if not imports or end is None:
+        return None
+    text = text[: end.start()] + f"{end.group(1)}  ...{name}Handlers(),\n" + text[end.start() :]
+    path = f"{name}/handlers"
+    after = [match for match in imports if match.group(2).lower() > path.lower()]
+    at = after[0].start() if after else imports[-1].end()
+    return text[:at] + f"import {{ {name}Handlers }} from './{path}'\n" + text[at:]
 
 
 def main(argv: list[str]) -> None:
@@ -168,14 +166,24 @@ def main(argv: list[str]) -> None:
     for path in files:
         if path.exists():
             fail(f"{path.relative_to(REPO)} already exists")
+    # Work out both registrations before writing anything, so a refusal leaves no half-scaffold.
+    states_py = BACKEND / "app" / "states.py"
+    index_ts = FRONTEND / "src" / "features" / "index.ts"
+    backend_text = backend_registration(states_py.read_text(), name)
+    if backend_text is None:
+        fail("could not find the FEATURES list in backend/app/states.py")
+    frontend_text = frontend_registration(index_ts.read_text(), name)
+    if frontend_text is None:
+        fail("could not find the handler table in frontend/src/features/index.ts")
+    assert backend_text is not None and frontend_text is not None
+    files[states_py] = backend_text
+    files[index_ts] = frontend_text
     for package in (BACKEND / "app" / "features", BACKEND / "tests" / "features"):
         package.mkdir(parents=True, exist_ok=True)
         (package / "__init__.py").touch()
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    register_backend(name)
-    register_frontend(name)
     generated = subprocess.run(
         [sys.executable, "-m", "app.realtime.typescript"],
         cwd=BACKEND,
@@ -186,7 +194,8 @@ def main(argv: list[str]) -> None:
     (FRONTEND / "src" / "interfaces" / "generated.ts").write_text(generated)
     print(f"Scaffolded the {name!r} state:")
     for path in files:
-        print(f"  {path.relative_to(REPO)}")
+        if path not in (states_py, index_ts):
+            print(f"  {path.relative_to(REPO)}")
     print("  registered in backend/app/states.py and frontend/src/features/index.ts")
     print("  regenerated frontend/src/interfaces/generated.ts")
     print(f"Next: put the real logic in {snake(name)}() and run make test.")

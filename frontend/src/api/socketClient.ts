@@ -14,8 +14,10 @@ import { CloseCode } from '@/interfaces'
 import type { Replies, RequestState, Requests } from '@/interfaces'
 
 import { Backoff } from './backoff'
-import { request, socketRequest, SocketRequestError } from './sockets'
-import type { RequestOptions, Socket } from './sockets'
+import { request, SocketRequestError } from './request'
+import type { RequestOptions } from './request'
+import { socketRequest } from './sockets'
+import type { Socket } from './sockets'
 
 export type ConnectionStatus = 'connecting' | 'online' | 'reconnecting' | 'offline'
 

@@ -1,3 +1,5 @@
+export type * from './generated'
 export type * from './models'
 export type * from './protocol'
+export { EVENT_STATES, REQUEST_STATES } from './generated'
 export { CloseCode, INCOMING_STATES } from './protocol'

@@ -1,7 +1,11 @@
 /**
  * The backend's models as they travel on the wire (docs/protocol.md).
- * Hand-written for now; a later step generates them into ./generated.ts.
+ *
+ * The socket's models are generated from the backend's pydantic models into ./generated.ts
+ * (`make types`); the names the app uses are aliases of them, so a change on the server shows
+ * up here as a type error. The REST models are written by hand.
  */
+import type { MessageOut, PollOut, PollReply, RoomOut, UserOut, UserSummary } from './generated'
 
 /** `User` from the REST API. */
 export interface User {
@@ -23,39 +27,21 @@ export interface Tokens {
 }
 
 /** The user as the socket's `initialised` frame names them. */
-export interface SocketUser {
-  id: number
-  email: string
-  full_name: string
-}
+export type SocketUser = UserSummary
 
-/** A user as every chat state names them. */
-export interface ChatUser {
-  id: number
-  full_name: string
-}
+/** A user as every chat state names them (`{id: 0, full_name: "Deleted user"}` once deleted). */
+export type ChatUser = UserOut
 
-export interface Room {
-  id: number
-  name: string
-  /** "" when the room has none. */
-  topic: string
-  member_count: number
-  online_count: number
-  last_seq: number
-  joined: boolean
-  unread: number
-}
+/** A room, as the current user sees it (`joined`, `unread`); `topic` is "" when it has none. */
+export type Room = RoomOut
 
-export interface Message {
-  id: number
-  room: number
-  seq: number
-  user: ChatUser
-  text: string
-  created_at: string
-  client_id: string | null
-}
+export type Message = MessageOut
+
+/** A poll in a room with its current counts: `counts[i]` votes for `options[i]`. */
+export type Poll = PollOut
+
+/** A poll and the current user's vote in it (an option's index, or null). */
+export type PollWithVote = PollReply
 
 /** One entry of FastAPI's 422 `detail` list, and of an `invalid_data` error's `details`. */
 export interface ErrorDetail {

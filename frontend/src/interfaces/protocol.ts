@@ -1,81 +1,24 @@
 /**
  * The socket vocabulary: every request, reply, event and error frame (docs/protocol.md).
  *
- * Adding a state is adding one key to `Requests` and `Replies` (a request) or to `Events`
- * (a server push); `Handlers` then fails to type-check until the handler table has it.
+ * `Requests`, `Replies`, `Events` and `ErrorCode` are generated from the backend's state
+ * registry into ./generated.ts (`make types`); this module builds the frame types and the
+ * handler table's type on them. A state added on the server and `make types` make `Handlers`
+ * fail to type-check until the handler table (src/features/index.ts) has an entry for it.
+ * The handshake (`initialised`) and the error frame belong to the engine, not to a state, so
+ * they are written here.
  */
-import type { ChatUser, ErrorDetail, Message, Room, SocketUser } from './models'
+import { EVENT_STATES, REQUEST_STATES } from './generated'
+import type { ErrorCode, Events, Replies, RequestId, Requests } from './generated'
+import type { ErrorDetail, SocketUser } from './models'
 
-/** An object with no keys: `{}` on the wire. */
-export type Empty = Record<string, never>
-
-export type RequestId = string | number
-
-/** `data` of each request the client sends. */
-export interface Requests {
-  ping: Empty
-  reauth: { token: string }
-  close: Empty
-  listRooms: Empty
-  createRoom: { name: string; topic?: string }
-  joinRoom: { room: number; since?: number }
-  leaveRoom: { room: number }
-  sendMessage: { room: number; text: string; client_id?: string }
-  history: { room: number; before?: number; limit?: number }
-  typing: { room: number }
-  markRead: { room: number; seq: number }
-}
-
-/** `data` of the reply to each request (same `state`, same `id`). */
-export interface Replies {
-  ping: { time: string }
-  reauth: { expires_at: string }
-  close: Empty
-  listRooms: { rooms: Room[] }
-  createRoom: { room: Room }
-  joinRoom: {
-    room: Room
-    online: ChatUser[]
-    messages: Message[]
-    has_more: boolean
-    last_seq: number
-  }
-  leaveRoom: { room: number }
-  sendMessage: { message: Message }
-  history: { messages: Message[]; has_more: boolean }
-  typing: Empty
-  markRead: { room: number; unread: number }
-}
-
-/** `data` of each event the server pushes (never an `id`). */
-export interface Events {
-  message: Message
-  userJoined: { room: number; user: ChatUser }
-  userLeft: { room: number; user: ChatUser }
-  typing: { room: number; user: ChatUser }
-  presence: { room: number; online: ChatUser[] }
-}
+export type { Empty, ErrorCode, Events, Replies, RequestId, Requests } from './generated'
 
 /** `data` of the handshake's answer. */
 export interface Initialised {
   user: SocketUser
   session: string
 }
-
-export type ErrorCode =
-  | 'unauthorized'
-  | 'too_many_connections'
-  | 'invalid_json'
-  | 'invalid_request'
-  | 'unknown_state'
-  | 'invalid_data'
-  | 'invalid_state'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'rate_limited'
-  | 'token_expired'
-  | 'internal_error'
 
 /** `{"state": "error", ...}`: the answer to a bad request, or to a bad handshake. */
 export interface ErrorFrame {
@@ -136,23 +79,10 @@ export const CloseCode = {
   tokenExpired: 4001,
 } as const
 
-/** Every incoming state at run time; the `satisfies` keeps it in step with `IncomingState`. */
-export const INCOMING_STATES = Object.keys({
-  initialised: true,
-  error: true,
-  ping: true,
-  reauth: true,
-  close: true,
-  listRooms: true,
-  createRoom: true,
-  joinRoom: true,
-  leaveRoom: true,
-  sendMessage: true,
-  history: true,
-  typing: true,
-  markRead: true,
-  message: true,
-  userJoined: true,
-  userLeft: true,
-  presence: true,
-} satisfies Record<IncomingState, true>) as IncomingState[]
+/**
+ * Every incoming state at run time, once each (`typing` is a reply and an event): the engine's
+ * two, then the generated request and event names.
+ */
+export const INCOMING_STATES: readonly IncomingState[] = [
+  ...new Set<IncomingState>(['initialised', 'error', ...REQUEST_STATES, ...EVENT_STATES]),
+]

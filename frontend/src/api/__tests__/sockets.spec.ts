@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
-import { request, socketRequest, SocketRequestError, unpackMessage } from '../sockets'
+import { socketRequest, unpackMessage } from '../sockets'
 import { FakeWebSocket } from './fakeWebSocket'
 
 async function openSocket() {
@@ -40,64 +40,6 @@ describe('socketRequest', () => {
     wsp.onUnpackedMessage.addListener((frame: unknown) => seen.push(frame))
     server.receive({ state: 'message', data: { id: 1 } })
     await vi.waitFor(() => expect(seen).toEqual([{ state: 'message', data: { id: 1 } }]))
-  })
-})
-
-describe('request()', () => {
-  beforeEach(() => {
-    FakeWebSocket.reset()
-    vi.stubGlobal('WebSocket', FakeWebSocket)
-  })
-  afterEach(() => vi.useRealTimers())
-
-  it('resolves with the data of the reply that carries its id', async () => {
-    const { wsp, server } = await openSocket()
-    const pending = request(wsp, 'listRooms', {})
-    const sent = server.frames[0]
-    expect(sent).toMatchObject({ state: 'listRooms', data: {} })
-    // An event and someone else's reply do not resolve it.
-    server.receive({ state: 'presence', data: { room: 1, online: [] } })
-    server.receive({ state: 'listRooms', data: { rooms: ['wrong'] }, id: 'other' })
-    server.receive({ state: 'listRooms', data: { rooms: [] }, id: sent?.id })
-    await expect(pending).resolves.toEqual({ rooms: [] })
-  })
-
-  it('turns an error frame for the request into a typed SocketRequestError', async () => {
-    const { wsp, server } = await openSocket()
-    const pending = request(wsp, 'createRoom', { name: '' })
-    const details = [{ loc: ['name'], type: 'string_too_short', msg: 'too short' }]
-    server.receive({
-      state: 'error',
-      error: 'Invalid data.',
-      code: 'invalid_data',
-      request: 'createRoom',
-      id: server.frames[0]?.id,
-      details,
-    })
-    const error: unknown = await pending.catch((caught: unknown) => caught)
-    expect(error).toBeInstanceOf(SocketRequestError)
-    expect(error).toMatchObject({
-      code: 'invalid_data',
-      message: 'Invalid data.',
-      request: 'createRoom',
-      details,
-    })
-  })
-
-  it('fails with connection_lost when the socket closes before the reply', async () => {
-    const { wsp, server } = await openSocket()
-    const pending = request(wsp, 'ping', {})
-    server.serverClose(1006)
-    await expect(pending).rejects.toMatchObject({ code: 'connection_lost' })
-  })
-
-  it('fails with timeout when no reply comes in time', async () => {
-    vi.useFakeTimers()
-    const { wsp } = await openSocket()
-    const pending = request(wsp, 'ping', {}, { timeout: 1000 })
-    const outcome = pending.catch((caught: unknown) => caught)
-    await vi.advanceTimersByTimeAsync(1000)
-    expect(await outcome).toMatchObject({ code: 'timeout' })
   })
 })
 

@@ -3,9 +3,10 @@ import { beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
 
 import { dispatch } from '@/api/dispatch'
 import { INCOMING_STATES } from '@/interfaces'
-import type { DataOf, Handlers, IncomingFrame, IncomingState, Message } from '@/interfaces'
+import type { DataOf, Handlers, IncomingFrame, IncomingState, Message, Poll } from '@/interfaces'
 import { useChatStore } from '@/stores/chat'
 import { useConnectionStore } from '@/stores/connection'
+import { usePollsStore } from '@/stores/polls'
 import { useToastsStore } from '@/stores/toasts'
 
 import { createHandlers } from '..'
@@ -32,8 +33,22 @@ const message: Message = {
   client_id: null,
 }
 
-/** One frame per incoming state; `Record<IncomingState, …>` makes a new state need a sample. */
-const samples: Record<IncomingState, IncomingFrame> = {
+const poll: Poll = {
+  id: 5,
+  room: 10,
+  question: 'Lunch?',
+  options: ['Pizza', 'Soup'],
+  counts: [1, 0],
+  total: 1,
+  created_by: ada,
+  created_at: '2024-05-01T10:00:00Z',
+}
+
+/**
+ * A realistic frame per incoming state. A state added since (`make state`) has none until you
+ * write one: `sample()` gives it an empty `data`, which is enough to prove the routing.
+ */
+const samples: Partial<Record<IncomingState, IncomingFrame>> = {
   initialised: {
     state: 'initialised',
     data: { user: { id: 1, email: 'ada@example.com', full_name: 'Ada' }, session: 's-1' },
@@ -64,6 +79,22 @@ const samples: Record<IncomingState, IncomingFrame> = {
   userJoined: { state: 'userJoined', data: { room: 10, user: ada } },
   userLeft: { state: 'userLeft', data: { room: 10, user: ada } },
   presence: { state: 'presence', data: { room: 10, online: [ada] } },
+  createPoll: { state: 'createPoll', data: { poll, my_vote: null }, id: 11 },
+  pollVote: { state: 'pollVote', data: { poll, my_vote: 0 }, id: 12 },
+  listPolls: { state: 'listPolls', data: { polls: [{ poll, my_vote: 0 }] }, id: 13 },
+  pollCreated: { state: 'pollCreated', data: { poll } },
+  pollResults: { state: 'pollResults', data: { poll } },
+}
+
+function sample(state: IncomingState): IncomingFrame {
+  return samples[state] ?? ({ state, data: {} } as IncomingFrame)
+}
+
+/** A sample the tests below rely on (they name states that exist). */
+function known(state: IncomingState): IncomingFrame {
+  const frame = samples[state]
+  if (!frame) throw new Error(`no sample for ${state}`)
+  return frame
 }
 
 function spyTable() {
@@ -97,7 +128,7 @@ describe('the handler table', () => {
 describe('dispatch', () => {
   it.each(INCOMING_STATES)('sends a "%s" frame to its handler only', (state) => {
     const { spies, table } = spyTable()
-    const frame = samples[state]
+    const frame = sample(state)
     dispatch(table, frame)
     const expected = frame.state === 'error' ? frame : frame.data
     expect(spies[state]).toHaveBeenCalledExactlyOnceWith(expected)
@@ -130,8 +161,8 @@ describe('dispatch', () => {
     spies.message?.mockImplementation(() => {
       throw new Error('boom')
     })
-    expect(() => dispatch(table, samples.message)).not.toThrow()
-    dispatch(table, samples.presence)
+    expect(() => dispatch(table, known('message'))).not.toThrow()
+    dispatch(table, known('presence'))
     expect(error).toHaveBeenCalledOnce()
     expect(spies.presence).toHaveBeenCalledOnce()
   })
@@ -142,7 +173,7 @@ describe('dispatch through the real table', () => {
 
   it('raises a toast with the message of an error frame', () => {
     const toasts = useToastsStore()
-    dispatch(createHandlers(), samples.error)
+    dispatch(createHandlers(), known('error'))
     expect(toasts.toasts).toEqual([
       expect.objectContaining({ kind: 'error', message: 'Room not found.' }),
     ])
@@ -151,13 +182,32 @@ describe('dispatch through the real table', () => {
   it('applies chat events to the chat store', () => {
     const chat = useChatStore()
     const handlers = createHandlers()
-    dispatch(handlers, samples.listRooms)
-    dispatch(handlers, samples.message)
-    dispatch(handlers, samples.message)
-    dispatch(handlers, samples.presence)
+    dispatch(handlers, known('listRooms'))
+    dispatch(handlers, known('message'))
+    dispatch(handlers, known('message'))
+    dispatch(handlers, known('presence'))
     expect(chat.messages[10]).toEqual([message])
     expect(chat.online[10]).toEqual([ada])
     expect(chat.roomById(10)?.online_count).toBe(1)
+  })
+
+  it('applies poll replies and events to the polls store', () => {
+    const chat = useChatStore()
+    const polls = usePollsStore()
+    const handlers = createHandlers()
+    dispatch(handlers, known('listRooms'))
+    dispatch(handlers, known('listPolls'))
+    expect(polls.polls[10]).toEqual([poll])
+    expect(polls.myVote(5)).toBe(0)
+    const moved = { ...poll, counts: [1, 1], total: 2 }
+    dispatch(handlers, { state: 'pollResults', data: { poll: moved } })
+    expect(polls.polls[10]).toEqual([moved])
+    expect(polls.myVote(5)).toBe(0) // an event does not say how we voted
+    const newer = { ...poll, id: 6, question: 'Dinner?', counts: [0, 0], total: 0 }
+    dispatch(handlers, { state: 'pollCreated', data: { poll: newer } })
+    expect(polls.polls[10]?.map((known) => known.id)).toEqual([6, 5])
+    expect(polls.myVote(6)).toBeNull()
+    expect(chat.roomById(10)).not.toBeNull()
   })
 
   it('ignores the empty reply to our own typing request', () => {
@@ -170,7 +220,7 @@ describe('dispatch through the real table', () => {
     const connection = useConnectionStore()
     const chat = useChatStore()
     const resume = vi.spyOn(chat, 'resume').mockResolvedValue()
-    dispatch(createHandlers(), samples.initialised)
+    dispatch(createHandlers(), known('initialised'))
     expect(connection.session).toBe('s-1')
     expect(resume).toHaveBeenCalledOnce()
   })

@@ -1,7 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
-import { SocketRequestError } from '@/api/sockets'
+import { SocketRequestError } from '@/api/request'
 import type { Message, Replies, RequestState, Requests, Room } from '@/interfaces'
 
 import { useAuthStore } from '../auth'
@@ -73,8 +73,10 @@ function setup(respond: Responder = () => ({})) {
     state: S,
     data: Requests[S],
   ): Promise<Replies[S]> => {
-    calls.push({ state, data })
-    return (await responder(state, data)) as Replies[S]
+    // Generated request types are interfaces (no index signature): record them as plain data.
+    const plain = { ...data } as Record<string, unknown>
+    calls.push({ state, data: plain })
+    return (await responder(state, plain)) as Replies[S]
   }
   vi.spyOn(connection, 'request').mockImplementation(request)
   const chat = useChatStore()

@@ -3,10 +3,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
 import { FakeWebSocket } from '@/api/__tests__/fakeWebSocket'
 import { Backoff } from '@/api/backoff'
+import { SocketRequestError } from '@/api/request'
 import { createHandlers } from '@/features'
 
 import { useAuthStore } from '../auth'
 import { useConnectionStore } from '../connection'
+import { useToastsStore } from '../toasts'
 
 const flush = () => vi.advanceTimersByTimeAsync(0)
 
@@ -61,6 +63,56 @@ describe('connection store', () => {
     const { ws } = await openAndHandshake()
     auth.accessToken = 'access-2'
     expect(ws.frames.at(-1)).toMatchObject({ state: 'reauth', data: { token: 'access-2' } })
+  })
+
+  it('request() resolves with the reply that carries its id, over the live socket', async () => {
+    signedIn()
+    const { connection, ws } = await openAndHandshake()
+    const pending = connection.request('createPoll', {
+      room: 3,
+      question: 'Lunch?',
+      options: ['Pizza', 'Soup'],
+    })
+    await flush()
+    const sent = ws.frames.at(-1)
+    expect(sent).toMatchObject({ state: 'createPoll', data: { room: 3, question: 'Lunch?' } })
+    const poll = {
+      id: 1,
+      room: 3,
+      question: 'Lunch?',
+      options: ['Pizza', 'Soup'],
+      counts: [0, 0],
+      total: 0,
+      created_by: { id: 1, full_name: 'Ada' },
+      created_at: '2024-05-01T10:00:00Z',
+    }
+    ws.receive({ state: 'createPoll', data: { poll, my_vote: null }, id: sent?.id })
+    await expect(pending).resolves.toEqual({ poll, my_vote: null })
+  })
+
+  it('request() rejects with a SocketRequestError for an error frame with its id', async () => {
+    signedIn()
+    const { connection, ws } = await openAndHandshake()
+    const pending = connection.request('pollVote', { poll: 9, option: 0 })
+    const outcome = pending.catch((caught: unknown) => caught)
+    await flush()
+    ws.receive({
+      state: 'error',
+      error: 'No such poll.',
+      code: 'not_found',
+      request: 'pollVote',
+      id: ws.frames.at(-1)?.id,
+    })
+    const error = await outcome
+    expect(error).toBeInstanceOf(SocketRequestError)
+    expect(error).toMatchObject({
+      code: 'not_found',
+      message: 'No such poll.',
+      request: 'pollVote',
+    })
+    // The error handler of the table saw it too (frames reach the table asynchronously).
+    await flush()
+    expect(useToastsStore().toasts).toEqual([expect.objectContaining({ message: 'No such poll.' })])
   })
 
   it('close() goes offline and does not come back', async () => {
