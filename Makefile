@@ -64,7 +64,7 @@ bench: $(VENV)/.installed  ## Benchmark the socket engine against raw Starlette 
 
 lint: install  ## ruff, mypy strict; eslint and vue-tsc on the frontend
 	cd backend && $(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy
-	$(if $(HAS_FRONTEND),cd frontend && npm run lint --silent && npm run type-check --silent)
+	$(if $(HAS_FRONTEND),cd frontend && npm run lint --silent && npm run format:check --silent && npm run type-check --silent)
 
 format: install  ## Format the backend code
 	cd backend && $(BIN)/ruff format . && $(BIN)/ruff check --fix .
