@@ -13,6 +13,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 
+import { SocketRequestError } from '@/api/request'
 import type { ChatUser, Message, Replies, Room } from '@/interfaces'
 
 import { useAuthStore } from './auth'
@@ -31,6 +32,13 @@ export const MAX_GAP_PAGES = 20
 
 export type PendingStatus = 'pending' | 'failed'
 
+/** Request failures that say nothing about the message, only about the connection. */
+const CONNECTION_FAILURES: ReadonlySet<string> = new Set([
+  'not_connected',
+  'connection_lost',
+  'timeout',
+])
+
 /** A message on its way: shown at once, replaced by the server's copy when that arrives. */
 export interface PendingMessage {
   client_id: string
@@ -40,6 +48,11 @@ export interface PendingMessage {
   created_at: string
   status: PendingStatus
   error: string | null
+  /**
+   * The connection failed under it (not a refusal by the server): it stays `pending` and is
+   * sent again, with the same `client_id`, as soon as the session is back.
+   */
+  queued: boolean
 }
 
 export interface TypingUser {
@@ -271,6 +284,21 @@ export const useChatStore = defineStore('chat', () => {
       return // An error frame has been toasted; a dropped socket runs resume again.
     }
     await Promise.all(joinedRooms.value.map((room) => joinRoom(room.id)))
+    await redeliverQueued()
+  }
+
+  /**
+   * Sends again, in the order they were typed, the messages whose connection failed under
+   * them. The same `client_id` makes the server answer with its stored copy when the first
+   * try had in fact been stored (its reply lost in a crash), so nothing is shown twice or lost.
+   */
+  async function redeliverQueued(): Promise<void> {
+    for (const [roomId, entries] of Object.entries(pending.value)) {
+      for (const entry of [...entries]) {
+        if (entry.queued && connection.status === 'online')
+          await deliver(Number(roomId), entry.client_id)
+      }
+    }
   }
 
   /**
@@ -375,6 +403,7 @@ export const useChatStore = defineStore('chat', () => {
     if (!entry) return
     entry.status = 'pending'
     entry.error = null
+    entry.queued = false
     try {
       const reply = await connection.request('sendMessage', {
         room: roomId,
@@ -384,11 +413,14 @@ export const useChatStore = defineStore('chat', () => {
       mergeMessages(roomId, [reply.message])
       removePending(roomId, clientId)
     } catch (error) {
-      const failed = findPending(roomId, clientId)
-      if (failed) {
-        failed.status = 'failed'
-        failed.error = error instanceof Error ? error.message : String(error)
+      const unsent = findPending(roomId, clientId)
+      if (!unsent) return
+      if (error instanceof SocketRequestError && CONNECTION_FAILURES.has(error.code)) {
+        unsent.queued = true // still on its way: resume() sends it again
+        return
       }
+      unsent.status = 'failed'
+      unsent.error = error instanceof Error ? error.message : String(error)
     }
   }
 
@@ -408,6 +440,7 @@ export const useChatStore = defineStore('chat', () => {
       created_at: new Date().toISOString(),
       status: 'pending',
       error: null,
+      queued: false,
     })
     await deliver(roomId, clientId)
   }

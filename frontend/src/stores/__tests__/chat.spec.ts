@@ -241,20 +241,82 @@ describe('chat store: optimistic send', () => {
     expect(seqs(chat.messages[10])).toEqual([1])
   })
 
-  it('fails (retryable) when offline, and only retries failed messages', async () => {
-    const { chat, callsOf, respondWith } = setup(() =>
+  it('keeps a message sent while offline pending, and sends it on resume with the same client_id', async () => {
+    const { chat, connection, callsOf, respondWith } = setup(() =>
       Promise.reject(new SocketRequestError({ code: 'not_connected', message: 'Not connected.' })),
     )
     chat.setRooms([room(10)])
-    await chat.sendMessage('offline', 10)
-    const entry = chat.pending[10]?.[0]
-    expect(entry?.status).toBe('failed')
+    await chat.sendMessage('first', 10)
+    await chat.sendMessage('second', 10)
+    expect(chat.pending[10]?.map((entry) => [entry.text, entry.status, entry.queued])).toEqual([
+      ['first', 'pending', true],
+      ['second', 'pending', true],
+    ])
+    const clientIds = callsOf('sendMessage').map((call) => call.data.client_id)
 
-    const never = deferred<Replies['sendMessage']>()
-    respondWith(() => never.promise)
-    void chat.retry(10, entry?.client_id ?? '')
-    void chat.retry(10, entry?.client_id ?? '') // already pending again: no second send
-    expect(callsOf('sendMessage')).toHaveLength(2)
+    let seq = 0
+    respondWith((state, data) => {
+      if (state === 'listRooms') return { rooms: [room(10)] }
+      if (state === 'joinRoom')
+        return { room: room(10), online: [], messages: [], has_more: false, last_seq: 0 }
+      seq += 1
+      return {
+        message: msg(10, seq, {
+          user: ME,
+          text: data.text as string,
+          client_id: data.client_id as string,
+        }),
+      }
+    })
+    connection.status = 'online'
+    await chat.resume()
+    const resent = callsOf('sendMessage').slice(2)
+    expect(resent.map((call) => [call.data.text, call.data.client_id])).toEqual([
+      ['first', clientIds[0]],
+      ['second', clientIds[1]],
+    ])
+    expect(chat.pending[10]).toEqual([])
+    expect(chat.messages[10]?.map((message) => message.text)).toEqual(['first', 'second'])
+  })
+
+  it('a reply lost with the connection is recovered on resume, not shown twice', async () => {
+    const stored = msg(10, 7, { user: ME, text: 'made it', client_id: 'c-lost' })
+    const { chat, callsOf, respondWith } = setup(() =>
+      Promise.reject(new SocketRequestError({ code: 'connection_lost', message: 'Lost.' })),
+    )
+    chat.setRooms([room(10)])
+    await chat.sendMessage('made it', 10)
+    const clientId = callsOf('sendMessage')[0]?.data.client_id as string
+    respondWith((state) => {
+      if (state === 'listRooms') return { rooms: [room(10)] }
+      if (state === 'joinRoom')
+        return { room: room(10), online: [], messages: [], has_more: false, last_seq: 7 }
+      return { message: { ...stored, client_id: clientId } } // the server's stored copy
+    })
+    await chat.resume()
+    expect(chat.pending[10]).toEqual([])
+    expect(chat.messages[10]?.filter((message) => message.text === 'made it')).toHaveLength(1)
+  })
+
+  it('a refusal by the server fails visibly and is not resent by itself', async () => {
+    const { chat, callsOf, respondWith } = setup(() =>
+      Promise.reject(
+        new SocketRequestError({ code: 'forbidden', message: 'Join the room first.' }),
+      ),
+    )
+    chat.setRooms([room(10)])
+    await chat.sendMessage('nope', 10)
+    expect(chat.pending[10]?.[0]).toEqual(
+      expect.objectContaining({ status: 'failed', queued: false }),
+    )
+    respondWith((state) =>
+      state === 'listRooms'
+        ? { rooms: [room(10)] }
+        : { room: room(10), online: [], messages: [], has_more: false, last_seq: 0 },
+    )
+    await chat.resume()
+    expect(callsOf('sendMessage')).toHaveLength(1)
+    expect(chat.pending[10]?.[0]?.status).toBe('failed')
   })
 
   it('sends nothing for blank or over-long text', async () => {

@@ -115,6 +115,7 @@ describe('MessageList', () => {
         created_at: new Date(2024, 4, 1, 10, 30).toISOString(),
         status: 'pending',
         error: null,
+        queued: false,
       },
       {
         client_id: 'c-2',
@@ -124,6 +125,7 @@ describe('MessageList', () => {
         created_at: new Date(2024, 4, 1, 10, 31).toISOString(),
         status: 'failed',
         error: 'Slow down.',
+        queued: false,
       },
     ]
     const wrapper = mountList([msg(1)], pending)
@@ -175,6 +177,7 @@ describe('MessageList read tracking', () => {
       created_at: new Date(2024, 4, 1, 10, 30).toISOString(),
       status: 'pending',
       error: null,
+      queued: false,
     }
     const wrapper = mountList([msg(1)], [pending])
     const before = wrapper.emitted('read')?.length ?? 0
