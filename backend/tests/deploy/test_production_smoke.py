@@ -127,9 +127,10 @@ async def production_stack(
             await wait_healthy(f"http://127.0.0.1:{nginx_port}", timeout=20, process=proxy)
             yield f"127.0.0.1:{nginx_port}", backend, log
         finally:
+            # SIGTERM: nginx's master then stops its workers (SIGKILL would orphan them).
             for process in (proxy, backend):
                 if process.poll() is None:
-                    process.send_signal(signal.SIGKILL if process is proxy else signal.SIGTERM)
+                    process.send_signal(signal.SIGTERM)
                     try:
                         process.wait(20)
                     except subprocess.TimeoutExpired:
