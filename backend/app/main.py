@@ -42,7 +42,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.DATABASE_URL)
-        hub = Hub(create_broadcaster(settings.BROADCAST_URL, settings.BROADCAST_PREFIX))
+        hub = Hub(
+            create_broadcaster(settings.BROADCAST_URL, settings.BROADCAST_PREFIX),
+            presence_lost=app.state.registry.on_presence_lost,
+        )
         app.state.database = database
         app.state.hub = hub
         app.state.broadcaster = hub.broadcaster

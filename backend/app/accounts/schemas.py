@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from app.realtime.registry import refuse_nul
 
 
 class UserCreate(BaseModel):
@@ -13,6 +15,11 @@ class UserCreate(BaseModel):
     email: EmailStr = Field(max_length=320)
     password: str = Field(min_length=8, max_length=256)
     full_name: str = Field(min_length=1, max_length=120)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return refuse_nul(value)
 
 
 class UserPublic(BaseModel):

@@ -64,7 +64,7 @@ async def create_user(db: AsyncSession, data: UserCreate, *, is_superuser: bool 
 
 
 async def authenticate(db: AsyncSession, email: str, password: str) -> User | None:
-    user = await get_by_email(db, email)
+    user = await get_by_email(db, email) if "\x00" not in email else None
     ok = await verify_password(password, user.hashed_password if user else None)
     if user is None or not ok or not user.is_active:
         return None

@@ -13,8 +13,9 @@ from pydantic import Field
 
 from app.chat import service
 from app.chat.schemas import MessageOut, RoomOut, UserOut
-from app.realtime import Session, StateRouter
-from app.realtime.registry import ReplyModel, RequestModel
+from app.realtime import Session, StateRouter, frames
+from app.realtime.hub import Hub
+from app.realtime.registry import DbInt, ReplyModel, RequestModel
 
 states = StateRouter()
 
@@ -118,8 +119,8 @@ async def create_room(data: CreateRoomIn, session: Session) -> CreateRoomOut:
 
 
 class JoinRoomIn(RequestModel):
-    room: int
-    since: int | None = Field(default=None, ge=0)
+    room: DbInt
+    since: DbInt | None = Field(default=None, ge=0)
 
 
 class JoinRoomOut(ReplyModel):
@@ -175,7 +176,7 @@ async def join_room(data: JoinRoomIn, session: Session) -> JoinRoomOut:
 
 
 class RoomIn(RequestModel):
-    room: int
+    room: DbInt
 
 
 class LeaveRoomOut(ReplyModel):
@@ -197,7 +198,7 @@ async def leave_room(data: RoomIn, session: Session) -> LeaveRoomOut:
 
 
 class SendMessageIn(RequestModel):
-    room: int
+    room: DbInt
     text: str = Field(min_length=1, max_length=4000)
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
@@ -222,8 +223,8 @@ async def send_message(data: SendMessageIn, session: Session) -> SendMessageOut:
 
 
 class HistoryIn(RequestModel):
-    room: int
-    before: int | None = Field(default=None, ge=1)
+    room: DbInt
+    before: DbInt | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=100)
 
 
@@ -266,8 +267,8 @@ async def typing(data: RoomIn, session: Session) -> TypingOut:
 
 
 class MarkReadIn(RequestModel):
-    room: int
-    seq: int = Field(ge=0)
+    room: DbInt
+    seq: DbInt = Field(ge=0)
 
 
 class MarkReadOut(ReplyModel):
@@ -293,3 +294,14 @@ async def forget_presence(session: Session) -> None:
         online = await session.online(service.topic(room))
         if all(user["id"] != session.user.id for user in online):
             await announce_presence(session, room)
+
+
+@states.presence_lost_hook
+async def announce_crashed_presence(hub: Hub, topic: str) -> None:
+    """Another server process died: tell the room who is still online."""
+    if not topic.startswith("room:"):
+        return
+    room = int(topic.split(":", 1)[1])
+    online = [UserOut(**user) for user in await hub.online(topic)]
+    frame = frames.event(PRESENCE, Presence(room=room, online=online).model_dump(mode="json"))
+    await hub.publish(topic, frame, None)

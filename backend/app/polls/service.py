@@ -34,7 +34,15 @@ async def create(
 async def vote(db: AsyncSession, user_id: int, poll_id: int, option: int) -> PollOut:
     poll = await _member_poll(db, user_id, poll_id)
     if not 0 <= option < len(poll.options):
-        raise NoSuchOption()
+        raise NoSuchOption(
+            details=[
+                {
+                    "loc": ["option"],
+                    "type": "less_than",
+                    "msg": f"Input should be less than {len(poll.options)}",
+                }
+            ]
+        )
     changed = await db.execute(
         update(PollVote)
         .where(PollVote.poll_id == poll_id, PollVote.user_id == user_id)

@@ -16,7 +16,7 @@ from app.chat.states import me
 from app.polls import service
 from app.polls.schemas import PollOut
 from app.realtime import RequestModel, Session, StateRouter
-from app.realtime.registry import ReplyModel
+from app.realtime.registry import DbInt, ReplyModel
 
 states = StateRouter()
 
@@ -34,7 +34,7 @@ POLL_RESULTS = states.event("pollResults", PollEvent, "A poll's counts changed."
 
 
 class CreatePollIn(RequestModel):
-    room: int
+    room: DbInt
     question: str = Field(min_length=1, max_length=200)
     options: list[Option] = Field(min_length=2, max_length=10)
 
@@ -55,8 +55,8 @@ async def create_poll(data: CreatePollIn, session: Session) -> PollReply:
 
 
 class PollVoteIn(RequestModel):
-    poll: int
-    option: int = Field(ge=0)
+    poll: DbInt
+    option: DbInt = Field(ge=0)
 
 
 @states.handler("pollVote")
@@ -70,7 +70,7 @@ async def poll_vote(data: PollVoteIn, session: Session) -> PollReply:
 
 
 class ListPollsIn(RequestModel):
-    room: int
+    room: DbInt
 
 
 class ListPollsOut(ReplyModel):

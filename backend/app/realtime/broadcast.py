@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import orjson
@@ -32,13 +32,15 @@ logger = logging.getLogger(__name__)
 
 #: Receives (topic, frame text, session id to skip) for local delivery.
 Deliver = Callable[[str, str, str | None], None]
+#: Called with a topic whose presence lost entries of a dead process.
+Expired = Callable[[str], Awaitable[None]]
 
 PRESENCE_TTL = 30.0
 HEARTBEAT_INTERVAL = 10.0
 
 
 class Broadcaster(Protocol):
-    async def start(self, deliver: Deliver) -> None: ...
+    async def start(self, deliver: Deliver, expired: Expired | None = None) -> None: ...
     async def stop(self) -> None: ...
     async def publish(self, topic: str, frame: str, exclude: str | None) -> None: ...
     async def healthy(self) -> bool: ...
@@ -78,7 +80,7 @@ class MemoryBroadcaster:
         self._throttle[key] = now + seconds
         return True
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, expired: Expired | None = None) -> None:
         return None
 
     async def stop(self) -> None:
@@ -122,6 +124,7 @@ class RedisBroadcaster:
         self._prefix = prefix
         self._process = uuid.uuid4().hex
         self._deliver: Deliver | None = None
+        self._expired: Expired | None = None
         self._healthy = False
         self._local: dict[str, dict[str, bytes]] = {}  # topic -> session id -> member
         self._tasks: list[asyncio.Task[None]] = []
@@ -133,8 +136,9 @@ class RedisBroadcaster:
     def _presence_key(self, topic: str) -> str:
         return f"{self._prefix}:presence:{topic}"
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, expired: Expired | None = None) -> None:
         self._deliver = deliver
+        self._expired = expired
         self._tasks = [
             asyncio.create_task(self._listen(), name="redis-listen"),
             asyncio.create_task(self._heartbeat(), name="redis-presence-heartbeat"),
@@ -277,13 +281,23 @@ class RedisBroadcaster:
         }
 
     async def _refresh_presence(self) -> None:
+        """Renew this process's entries; drop expired ones (a dead process's) and say where."""
         expires = time.time() + PRESENCE_TTL
+        topics = list(self._local.items())
         async with self._redis.pipeline(transaction=False) as pipe:
-            for topic, members in self._local.items():
+            for topic, members in topics:
                 if members:
                     pipe.zadd(self._presence_key(topic), dict.fromkeys(members.values(), expires))
                 pipe.zremrangebyscore(self._presence_key(topic), "-inf", time.time())
-            await pipe.execute()
+            results = await pipe.execute()
+        position = -1
+        for topic, members in topics:
+            position += 2 if members else 1  # each topic's sweep is its last command
+            if results[position] and self._expired is not None:
+                try:
+                    await self._expired(topic)
+                except Exception:
+                    logger.exception("presence-lost hook failed for %s", topic)
 
     async def _heartbeat(self) -> None:
         while True:

@@ -30,6 +30,8 @@ from app.realtime.session import Close, Outbox, Phase, Session, TokenBucket
 logger = logging.getLogger(__name__)
 
 WRITER_DRAIN_SECONDS = 5.0
+#: Frames queued for this connection after which the request loop lets the writer drain.
+YIELD_AFTER = 8
 
 
 def origin_allowed(origin: str | None, settings: Settings) -> bool:
@@ -113,6 +115,11 @@ async def _handshake(websocket: WebSocket, session: Session, hub: Hub, registry:
         session.outbox.put(frames.error(exc))
         session.outbox.close(exc.close_code or errors.CloseCode.POLICY_VIOLATION, exc.code)
         return False
+    except Exception:  # the database is down, say: not the client's fault, try again later
+        logger.exception("handshake failed")
+        session.outbox.put(frames.error(errors.InternalError("Server error; try again shortly.")))
+        session.outbox.close(errors.CloseCode.TRY_AGAIN_LATER, "server error")
+        return False
 
     hub.add(session)
     session.phase = Phase.ACTIVE
@@ -154,6 +161,9 @@ async def _serve(websocket: WebSocket, session: Session, registry: Registry) -> 
         outcome = await dispatch(registry, session, raw)
         session.busy = False
         outbox.put(outcome.frame)
+        if len(outbox) >= YIELD_AFTER:
+            # A burst is being read from the buffer without ever waiting: let the writer run.
+            await asyncio.sleep(0)
         if outcome.close is not None:
             outbox.close(outcome.close)
             return

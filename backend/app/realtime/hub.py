@@ -23,6 +23,7 @@ from typing import Any
 from app.core import metrics
 from app.realtime.broadcast import Broadcaster
 from app.realtime.errors import CloseCode
+from app.realtime.registry import TopicHook
 from app.realtime.session import Phase, Session
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 class Hub:
-    def __init__(self, broadcaster: Broadcaster) -> None:
+    def __init__(
+        self, broadcaster: Broadcaster, presence_lost: list[TopicHook] | None = None
+    ) -> None:
         self.broadcaster = broadcaster
+        self._presence_lost = presence_lost or []
         self.sessions: dict[str, Session] = {}
         self._by_user: dict[int, set[str]] = {}
         self._topics: dict[str, dict[str, Session]] = {}
@@ -41,7 +45,11 @@ class Hub:
         self._empty.set()
 
     async def start(self) -> None:
-        await self.broadcaster.start(self.deliver)
+        await self.broadcaster.start(self.deliver, self._on_presence_lost)
+
+    async def _on_presence_lost(self, topic: str) -> None:
+        for hook in self._presence_lost:
+            await hook(self, topic)
 
     async def stop(self) -> None:
         await self.broadcaster.stop()

@@ -23,18 +23,38 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
+    from app.realtime.hub import Hub
     from app.realtime.session import Session
 
 
+#: An integer a database column holds (32-bit): ids, seqs and counts in request data.
+DbInt = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+
+def refuse_nul(value: Any) -> Any:
+    """No U+0000 in text: PostgreSQL cannot store it, and no person types it."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if isinstance(value, list | tuple):
+        for item in value:
+            refuse_nul(item)
+    return value
+
+
 class RequestModel(BaseModel):
-    """Base for request data: unknown fields refused, strings trimmed."""
+    """Base for request data: unknown fields refused, strings trimmed, NUL characters refused."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return refuse_nul(value)
 
 
 class ReplyModel(BaseModel):
@@ -59,6 +79,9 @@ class Guard:
 
 Handler = Callable[..., Awaitable[Any]]
 Hook = Callable[["Session"], Awaitable[None]]
+#: Called with (hub, topic) when another process's connections stop counting as online in
+#: `topic` because that process died (their presence entries expired).
+TopicHook = Callable[["Hub", str], Awaitable[None]]
 F = TypeVar("F", bound=Handler)
 
 
@@ -89,6 +112,7 @@ class StateRouter:
     events: dict[str, Event] = field(default_factory=dict)
     on_connect: list[Hook] = field(default_factory=list)
     on_disconnect: list[Hook] = field(default_factory=list)
+    on_presence_lost: list[TopicHook] = field(default_factory=list)
 
     def handler(
         self, name: str, *, requires: Guard | Iterable[Guard] = (), summary: str | None = None
@@ -120,6 +144,10 @@ class StateRouter:
         self.on_disconnect.append(fn)
         return fn
 
+    def presence_lost_hook(self, fn: TopicHook) -> TopicHook:
+        self.on_presence_lost.append(fn)
+        return fn
+
 
 class Registry:
     """Every state of the app; built once at startup from the features' routers."""
@@ -129,6 +157,7 @@ class Registry:
         self._events: dict[str, Event] = {}
         self.on_connect: list[Hook] = []
         self.on_disconnect: list[Hook] = []
+        self.on_presence_lost: list[TopicHook] = []
         for router in routers:
             self.include(router)
 
@@ -146,6 +175,7 @@ class Registry:
             self._events[name] = event
         self.on_connect.extend(router.on_connect)
         self.on_disconnect.extend(router.on_disconnect)
+        self.on_presence_lost.extend(router.on_presence_lost)
 
     def get(self, name: str) -> State | None:
         return self._states.get(name)

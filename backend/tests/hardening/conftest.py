@@ -71,7 +71,7 @@ class Report:
             "scale": SCALE,
             "postgres": bool(os.environ.get("TEST_DATABASE_URL")),
             "redis": bool(os.environ.get("TEST_REDIS_URL")),
-            "tests": dict(sorted(self.sections.items())),
+            "tests": {name: figures for name, figures in sorted(self.sections.items()) if figures},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(document, indent=2) + "\n")

@@ -282,7 +282,7 @@ async def test_fuzzed_frames_never_break_the_socket(world: World, figures: dict[
     strategy = fuzz.frames(
         w.registry, w.ids, w.corpus, w.limit, secrets=[w.fuzzer.token, w.honest.token]
     )
-    count = examples(600)
+    count = examples(1000)
     started = time.monotonic()
     async with Honest(w.server, w.honest, w.rooms["honest"]) as honest:
         run = run_in_thread(

@@ -138,6 +138,22 @@ export const useChatStore = defineStore('chat', () => {
     return list?.length ? (list[list.length - 1]?.seq ?? null) : null
   }
 
+  /**
+   * Where a resume starts: the highest seq up to which every message is held. Live events from
+   * different server processes can arrive out of seq order, so the highest seq held may sit
+   * above a hole; resuming from it would skip the missing message for good.
+   */
+  function resumeSeq(roomId: number): number | null {
+    const list = messages.value[roomId]
+    if (!list?.length) return null
+    let seq = list[0]?.seq ?? 0
+    for (const message of list) {
+      if (message.seq > seq + 1) break
+      seq = message.seq
+    }
+    return seq
+  }
+
   function lowestSeq(roomId: number): number | null {
     return messages.value[roomId]?.[0]?.seq ?? null
   }
@@ -302,11 +318,12 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   /**
-   * Joins a room, or re-joins it after a reconnect with `since` = the highest seq held, so only
-   * what was missed comes back. If the reply shows a gap, `history` pages fill it.
+   * Joins a room, or re-joins it after a reconnect with `since` = the highest seq up to which
+   * every message is held (`resumeSeq`), so only what was missed comes back. If the reply
+   * shows a gap, `history` pages fill it.
    */
   async function joinRoom(roomId: number): Promise<void> {
-    const since = highestSeq(roomId)
+    const since = resumeSeq(roomId)
     let reply: Replies['joinRoom']
     try {
       reply = await connection.request(

@@ -351,7 +351,7 @@ describe('chat store: joining and resuming', () => {
     expect(chat.roomById(10)?.joined).toBe(true)
   })
 
-  it('resumes every joined room with since = the highest seq it holds', async () => {
+  it('resumes every joined room from the highest seq it holds with no hole below', async () => {
     const rooms = [room(10), room(20), room(30, { joined: false }), room(40)]
     const { chat, callsOf } = setup((state, data) => {
       if (state === 'listRooms') return { rooms }
@@ -379,11 +379,11 @@ describe('chat store: joining and resuming', () => {
     expect(callsOf('listRooms')).toHaveLength(1)
     expect(callsOf('joinRoom').map((call) => call.data)).toEqual([
       { room: 10, since: 5 },
-      { room: 20, since: 9 },
+      { room: 20, since: 3 }, // 4 to 8 are missing: resume below the hole
       { room: 40 }, // joined, but nothing held yet
     ])
     expect(seqs(chat.messages[10])).toEqual([1, 2, 3, 4, 5, 6, 7])
-    expect(seqs(chat.messages[20])).toEqual([3, 9])
+    expect(seqs(chat.messages[20])).toEqual([3, 4, 5, 6, 7, 8, 9])
     expect(seqs(chat.messages[40])).toEqual([1, 2])
 
     // A second drop resumes from the new high-water marks.
@@ -397,6 +397,19 @@ describe('chat store: joining and resuming', () => {
       { room: 20, since: 9 },
       { room: 40, since: 2 },
     ])
+  })
+
+  it('resumes below a hole left by events that arrived out of seq order', async () => {
+    const { chat, callsOf } = setup((state) =>
+      state === 'listRooms'
+        ? { rooms: [room(10)] }
+        : { room: room(10), online: [], messages: [msg(10, 4)], has_more: false, last_seq: 5 },
+    )
+    chat.setRooms([room(10)])
+    chat.mergeMessages(10, [msg(10, 1), msg(10, 2), msg(10, 3), msg(10, 5)]) // 4 still on its way
+    await chat.resume()
+    expect(callsOf('joinRoom')[0]?.data).toEqual({ room: 10, since: 3 })
+    expect(seqs(chat.messages[10])).toEqual([1, 2, 3, 4, 5])
   })
 
   it('nothing shown twice when the resume overlaps what is held', async () => {
