@@ -22,7 +22,7 @@ $(VENV)/.installed: backend/pyproject.toml backend/requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c backend/requirements.lock -e 'backend[dev]'
+	$(BIN)/python -m pip install --quiet -c backend/requirements.lock -e 'backend[dev,bench]'
 	@touch $@
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
@@ -57,7 +57,6 @@ state: $(VENV)/.installed  ## Scaffold a socket state end to end: make state nam
 	cd backend && $(BIN)/python scripts/new_state.py "$(name)"
 
 bench: $(VENV)/.installed  ## Benchmark the socket engine against raw Starlette and python-socketio
-	$(BIN)/python -m pip install --quiet -c backend/requirements.lock -e 'backend[dev,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # quality
