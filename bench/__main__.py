@@ -72,6 +72,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="results file (default bench/results/<utc>.jsonl)")
     parser.add_argument("--write-docs", action="store_true", help=f"update {DOCS.name}")
+    parser.add_argument(
+        "--profile", type=Path, help="record py-spy samples of every app server into this directory"
+    )
     parser.add_argument("--report", type=Path, help="print the tables of an existing results file")
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             redis_url=_loopback(args.redis_url, "--redis-url"),
             backend=args.backend.resolve(),
             servers=[s.strip() for s in args.servers.split(",")] if args.servers else None,
+            profile_dir=args.profile.resolve() if args.profile else None,
             command=shlex.join(
                 ["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)]
             ),

@@ -46,7 +46,8 @@ APP_PG = ServerSpec("app-pg", "app", database="postgres")
 PEER_2W = ServerSpec("peer-2w", "peer", workers=2, redis=True)
 APP_2W = ServerSpec("app-2w", "app", database="postgres", workers=2, redis=True)
 
-#: A run during which other processes kept this much of a core busy is run again (twice at most).
+#: A timed run during which other processes kept this much of a core busy is run again (twice
+#: at most; the soak is kept as it is).
 DISTURBED = 0.3
 
 #: Seconds one measured run of a case may take before it is abandoned.
@@ -64,6 +65,7 @@ class Options:
     command: str
     backend: Path = BACKEND_DIR
     servers: list[str] | None = None  # only these server names (None: every one)
+    profile_dir: Path | None = None
 
 
 def servers_for(case: str, options: Options) -> tuple[list[ServerSpec], str | None]:
@@ -205,6 +207,7 @@ async def run(options: Options) -> int:
             server_cpus=server_cpus,
             backend_dir=backend,
             users=options.sizes.users,
+            profile_dir=options.profile_dir,
         )
         try:
             with options.out.open("wb") as stream:
@@ -261,7 +264,9 @@ async def _run_case(case: str, options: Options, env: BenchEnv, stream: IO[bytes
                     problems += 1
                     break
                 disturbed = max(r.metrics.get("other_cpu_util", 0.0) for r in records)
-                if disturbed < DISTURBED or attempt == 2 or not options.sizes.wait_for_quiet:
+                # The soak judges memory and errors, which interference does not change.
+                settled = case == "soak" or not options.sizes.wait_for_quiet or attempt == 2
+                if disturbed < DISTURBED or settled:
                     break
                 print(
                     f"{label} disturbed ({disturbed:.0%} of a core elsewhere): again",

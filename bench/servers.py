@@ -94,6 +94,7 @@ class BenchEnv:
     server_cpus: set[int]
     backend_dir: Path = BACKEND_DIR  # where `python -m app` starts: another checkout for an A/B
     users: int = USERS
+    profile_dir: Path | None = None  # py-spy samples of every app server go here (--profile)
     prefix: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:8]}")
 
     def token(self, database: AppDatabase, index: int) -> str:
@@ -130,6 +131,7 @@ class Server:
     port: int
     log: Path
     database: AppDatabase | None = None
+    profiler: asyncio.subprocess.Process | None = None
 
     @property
     def base(self) -> str:
@@ -177,6 +179,10 @@ class Server:
 
     async def stop(self) -> None:
         """SIGTERM (the app closes its sockets with 1001 first), then SIGKILL to the group."""
+        if self.profiler is not None and self.profiler.returncode is None:
+            self.profiler.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.profiler.wait(), STOP_TIMEOUT)
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signal.SIGTERM)
@@ -261,10 +267,25 @@ async def launch(spec: ServerSpec, env: BenchEnv) -> Server:
             procfs.pin(pid, env.server_cpus)
         if database is not None and not database.user_ids:
             database.user_ids = await _sign_up(server.http_base, env.users)
+        if env.profile_dir is not None and spec.kind == "app":
+            server.profiler = await _profile(server, env.profile_dir)
     except BaseException:
         await server.stop()
         raise RuntimeError(f"{spec.name} failed to start:\n{server.log_tail()}") from None
     return server
+
+
+async def _profile(server: Server, directory: Path) -> asyncio.subprocess.Process:
+    """py-spy sampling the app's processes until `stop`, as collapsed stacks (flamegraph input)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    output = directory / f"{server.spec.name}-{server.port}.txt"
+    return await asyncio.create_subprocess_exec(
+        *(str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw"),
+        *("--rate", "250", "--nonblocking", "--subprocesses", "--threads"),
+        *("--pid", str(server.process.pid), "-o", str(output)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 async def _wait_for_workers(server: Server) -> None:

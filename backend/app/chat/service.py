@@ -1,19 +1,25 @@
 """Chat's database operations. No socket here: states.py adds the events.
 
-The one subtle part is `post_message`: it allocates the room's next `seq`
-with `UPDATE rooms SET last_seq = last_seq + 1 ... RETURNING last_seq` in the
-same transaction that inserts the message. Concurrent senders queue on that
+The one subtle part is `post_messages`: it allocates a room's next `seq`s
+with `UPDATE rooms SET last_seq = last_seq + n ... RETURNING last_seq` in the
+same transaction that inserts the messages. Concurrent senders queue on that
 row (PostgreSQL row lock, SQLite's write lock under `BEGIN IMMEDIATE`), and a
 rolled-back insert rolls its increment back too, so seq stays 1..N with no
 gap and no duplicate. A retry with the same `client_id` returns the stored
 message, even when two retries race (the unique constraint decides).
+
+`sendMessage` goes through `posting`, a group commit: the messages of every
+connection waiting at that moment are stored by one transaction of five
+statements, however many they are (see docs/performance.md for what that
+bought).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Row, Select, delete, func, select, update
+from sqlalchemy import Row, Select, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +27,14 @@ from app.accounts.models import User
 from app.chat.exceptions import NotAMember, RoomNameTaken, RoomNotFound
 from app.chat.models import Membership, Message, Room
 from app.chat.schemas import MessageOut, RoomOut, UserOut
+from app.core.batch import GroupCommit
 from app.core.db import utcnow
 
 DELETED_USER = UserOut(id=0, full_name="Deleted user")
+
+
+ROOMS: Table = Room.__table__  # type: ignore[assignment]
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
 
 def topic(room_id: int) -> str:
@@ -181,43 +192,163 @@ def _outs(rows: Sequence[Row[Message, str]]) -> list[MessageOut]:
     return [message_out(message, name) for message, name in rows]
 
 
-async def post_message(
-    db: AsyncSession, user: UserOut, room_id: int, text: str, client_id: str | None
-) -> tuple[MessageOut, bool]:
-    """Store a message exactly once; the flag says whether it is new (False for a retry)."""
-    await member_access(db, user.id, room_id)
-    if client_id is not None:
-        existing = await _by_client_id(db, user.id, room_id, client_id)
-        if existing is not None:
-            await db.commit()
-            return existing, False
-    seq = await db.scalar(
-        update(Room)
-        .where(Room.id == room_id)
-        .values(last_seq=Room.last_seq + 1)
-        .returning(Room.last_seq)
-    )
-    if seq is None:
-        raise RoomNotFound()
-    message = Message(
-        room_id=room_id,
-        seq=seq,
-        user_id=user.id,
-        text=text,
-        client_id=client_id,
-        created_at=utcnow(),
-    )
-    db.add(message)
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    user: UserOut
+    room: int
+    text: str
+    client_id: str | None
+
+
+Posted = tuple[MessageOut, bool]  # the stored message; False when it was a retry
+
+
+async def post_messages(db: AsyncSession, batch: Sequence[NewMessage]) -> list[Posted | Exception]:
+    """Store a batch of messages in one transaction, each exactly once.
+
+    Returns, in order, each message as stored (with False for a retry of a
+    stored `client_id`) or the error its sender gets. A constraint violation
+    (a retry racing in another process) rolls the batch back and stores its
+    messages one by one, so one message never fails another.
+    """
     try:
-        await db.commit()
+        return await _post_batch(db, batch)
     except IntegrityError:
         await db.rollback()
-        if client_id is not None:  # a concurrent retry of the same message won
-            existing = await _by_client_id(db, user.id, room_id, client_id)
-            if existing is not None:
-                return existing, False
-        raise
-    return message_out(message, user.full_name), True
+        if len(batch) > 1:
+            pass  # below: one by one
+        elif (client_id := batch[0].client_id) is not None and (
+            existing := await _by_client_id(db, batch[0].user.id, batch[0].room, client_id)
+        ) is not None:  # a concurrent retry of the same message won
+            await db.commit()
+            return [(existing, False)]
+        else:
+            raise
+    results: list[Posted | Exception] = []
+    for message in batch:
+        try:
+            results += await post_messages(db, [message])
+        except IntegrityError as exc:
+            await db.rollback()
+            results.append(exc)
+    return results
+
+
+async def post_message(
+    db: AsyncSession, user: UserOut, room_id: int, text: str, client_id: str | None
+) -> Posted:
+    """Store one message (see `post_messages`); raises its error."""
+    [result] = await post_messages(db, [NewMessage(user, room_id, text, client_id)])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+#: Concurrent `sendMessage`s share one transaction: `await posting.submit(sessionmaker, message)`.
+posting: GroupCommit[NewMessage, Posted] = GroupCommit(post_messages)
+
+
+async def _post_batch(db: AsyncSession, batch: Sequence[NewMessage]) -> list[Posted | Exception]:
+    results: list[Posted | Exception | None] = [None] * len(batch)
+    rooms = {message.room for message in batch}
+
+    # 1. Only members post.
+    members = set(
+        (
+            await db.execute(
+                select(Membership.user_id, Membership.room_id).where(
+                    Membership.room_id.in_(rooms),
+                    Membership.user_id.in_({message.user.id for message in batch}),
+                )
+            )
+        ).all()
+    )
+    outsiders = [i for i, m in enumerate(batch) if (m.user.id, m.room) not in members]
+    if outsiders:
+        found = set(
+            await db.scalars(select(Room.id).where(Room.id.in_({batch[i].room for i in outsiders})))
+        )
+        for i in outsiders:
+            results[i] = NotAMember() if batch[i].room in found else RoomNotFound()
+
+    # 2. A retry of a stored client_id gets the stored message; a repeat in the batch, the first.
+    first: dict[tuple[int, int, str], int] = {}
+    repeats: dict[int, int] = {}
+    for i, message in enumerate(batch):
+        if results[i] is None and message.client_id is not None:
+            key = (message.room, message.user.id, message.client_id)
+            if key in first:
+                repeats[i] = first[key]
+            else:
+                first[key] = i
+    if first:
+        stored = await db.execute(
+            _message_query().where(
+                Message.room_id.in_({room for room, _, _ in first}),
+                Message.client_id.in_({client_id for _, _, client_id in first}),
+            )
+        )
+        for row, full_name in stored.all():
+            match = first.get((row.room_id, row.user_id or 0, row.client_id or ""))
+            if match is not None:
+                results[match] = (message_out(row, full_name), False)
+
+    # 3. Allocate each room's seqs in one statement, then insert every new message in one.
+    new = [i for i in range(len(batch)) if results[i] is None and i not in repeats]
+    by_room: dict[int, list[int]] = {}
+    for i in new:
+        by_room.setdefault(batch[i].room, []).append(i)
+    seqs: dict[int, int] = {}
+    for room, indexes in by_room.items():
+        last = await db.scalar(
+            update(ROOMS)
+            .where(ROOMS.c.id == room)
+            .values(last_seq=ROOMS.c.last_seq + len(indexes))
+            .returning(ROOMS.c.last_seq)
+        )
+        if last is None:  # the room went away since step 1
+            for i in indexes:
+                results[i] = RoomNotFound()
+            continue
+        for offset, i in enumerate(indexes):
+            seqs[i] = last - len(indexes) + 1 + offset
+    if seqs:
+        now = utcnow()
+        rows = [
+            {
+                "room_id": batch[i].room,
+                "seq": seq,
+                "user_id": batch[i].user.id,
+                "text": batch[i].text,
+                "client_id": batch[i].client_id,
+                "created_at": now,
+            }
+            for i, seq in seqs.items()
+        ]
+        ids = (
+            await db.execute(
+                insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), rows
+            )
+        ).scalars()
+        for (i, seq), message_id in zip(seqs.items(), ids, strict=True):
+            message = batch[i]
+            results[i] = (
+                MessageOut(
+                    id=message_id,
+                    room=message.room,
+                    seq=seq,
+                    user=message.user,
+                    text=message.text,
+                    created_at=now,
+                    client_id=message.client_id,
+                ),
+                True,
+            )
+    await db.commit()
+    for i, j in repeats.items():
+        earlier = results[j]
+        results[i] = (earlier[0], False) if isinstance(earlier, tuple) else earlier
+    return [result if result is not None else RoomNotFound() for result in results]
 
 
 async def _by_client_id(

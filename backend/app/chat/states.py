@@ -211,10 +211,11 @@ class SendMessageOut(ReplyModel):
 async def send_message(data: SendMessageIn, session: Session) -> SendMessageOut:
     """Post a message. The reply comes after the commit; a retry with the same
     `client_id` returns the stored message and creates nothing."""
-    message, is_new = await service.post_message(
-        session.db, me(session), data.room, data.text, data.client_id
+    # Group commit: stored together with every other connection's waiting messages.
+    message, is_new = await service.posting.submit(
+        session.sessionmaker, service.NewMessage(me(session), data.room, data.text, data.client_id)
     )
-    if is_new:
+    if is_new:  # publish before any other await: a room's events then leave in seq order
         await session.publish(service.topic(data.room), MESSAGE, message.model_dump(mode="json"))
     return SendMessageOut(message=message)
 

@@ -140,7 +140,7 @@ class Session:
         self.busy = False
         self.settings = settings
         self._hub = hub
-        self._sessionmaker = sessionmaker
+        self.sessionmaker = sessionmaker  # for work outside the request's scope (a group commit)
         self._db: AsyncSession | None = None
         self._close_after_reply: int | None = None
 
@@ -153,7 +153,7 @@ class Session:
     def db(self) -> AsyncSession:
         """A database session for the current request, opened on first use and closed after it."""
         if self._db is None:
-            self._db = self._sessionmaker()
+            self._db = self.sessionmaker()
         return self._db
 
     async def end_request(self) -> None:

@@ -124,22 +124,34 @@ async def test_messages_cross_between_members_and_tabs(
 async def test_messages_keep_seq_order_between_senders(
     connect: Connect, account: AccountFactory
 ) -> None:
-    alice, bob, carol = [await connect(await account()) for _ in range(3)]
-    room = await new_room(alice)
-    for client in (bob, carol):
+    """Concurrent senders in one process: every member gets the room's events in seq order."""
+    senders = [await connect(await account()) for _ in range(8)]
+    carol, dave = await connect(await account()), await connect(await account())
+    room = await new_room(senders[0])
+    for client in [*senders, carol, dave]:
         await client.request("joinRoom", {"room": room["id"]})
-    for n in range(5):
-        await alice.send(
-            {"state": "sendMessage", "id": f"a{n}", "data": {"room": room["id"], "text": f"a{n}"}}
+    each = 10
+    for n in range(each):  # all sent before any reply is read: the server sees them at once
+        for i, sender in enumerate(senders):
+            data = {"room": room["id"], "text": f"{i}-{n}", "client_id": f"{i}-{n}"}
+            await sender.send({"state": "sendMessage", "id": f"{i}-{n}", "data": data})
+    total = len(senders) * each
+    for listener in (carol, dave):
+        seen = [await listener.expect("message") for _ in range(total)]
+        assert [m["seq"] for m in seen] == list(range(1, total + 1))
+        assert sorted(m["text"] for m in seen) == sorted(
+            f"{i}-{n}" for i in range(len(senders)) for n in range(each)
         )
-        await bob.send(
-            {"state": "sendMessage", "id": f"b{n}", "data": {"room": room["id"], "text": f"b{n}"}}
-        )
-    seen = [await carol.expect("message") for _ in range(10)]
-    assert [m["seq"] for m in seen] == list(range(1, 11))
-    assert sorted(m["text"] for m in seen) == sorted(
-        [f"a{n}" for n in range(5)] + [f"b{n}" for n in range(5)]
-    )
+    for sender in senders:  # senders get the others' events in order too
+        frames: list[dict[str, Any]] = []
+        while len(frames) < total:  # 10 replies and 70 events (presence frames aside)
+            frame = await sender.recv()
+            if frame["state"] in ("message", "sendMessage"):
+                frames.append(frame)
+        events = [f["data"]["seq"] for f in frames if f["state"] == "message"]
+        own = [f["data"]["message"]["seq"] for f in frames if f["state"] == "sendMessage"]
+        assert len(own) == each and own == sorted(own)
+        assert sorted(events + own) == list(range(1, total + 1)) and events == sorted(events)
 
 
 async def test_text_is_stored_and_sent_exactly_as_typed(
