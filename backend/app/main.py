@@ -11,6 +11,8 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from app.api.main import api_router
 from app.api.routes import metrics as metrics_routes
@@ -25,6 +27,24 @@ from app.realtime.registry import Registry
 from app.states import build_registry
 
 SOCKET_PATH = "/api/v1/socket"
+
+
+class App(FastAPI):
+    """FastAPI, with the socket served ahead of the middleware stack.
+
+    A socket lives for hours and sends thousands of frames: routed through
+    FastAPI's middleware, every frame in and out passes their wrappers and
+    every connection keeps their frames alive. The socket needs none of them
+    (it answers its own errors), so it is dispatched here first. The route
+    below stays registered, so the socket is listed like any other.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == SOCKET_PATH:
+            scope["app"] = self
+            await socket_endpoint(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -59,7 +79,7 @@ def create_app(
             await hub.stop()
             await database.dispose()
 
-    app = FastAPI(
+    app = App(
         title=settings.PROJECT_NAME,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",

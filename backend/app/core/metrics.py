@@ -10,6 +10,7 @@ prometheus-client's multiprocess mode when `PROMETHEUS_MULTIPROC_DIR` is set
 from __future__ import annotations
 
 import os
+from functools import cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,6 +46,12 @@ BROADCAST_UP = Gauge(
 CLOSES = Counter(
     "chat_socket_closes_total", "Sockets closed by the server, by close code.", ["code"]
 )
+
+
+@cache
+def request_instruments(state: str, outcome: str) -> tuple[Counter, Histogram]:
+    """The labelled children for one (state, outcome): looked up once, not per request."""
+    return REQUESTS.labels(state, outcome), HANDLER_SECONDS.labels(state)
 
 
 def render() -> tuple[bytes, str]:

@@ -55,14 +55,16 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
         for guard in state.requires:
             if not guard(session):
                 raise errors.InvalidState(guard.message)
-        try:
-            data = state.request.model_validate(request.data)
-        except ValidationError as exc:
-            raise errors.InvalidData.from_validation(exc) from None
+        if state.takes_data or request.data:  # a state without data still refuses any
+            try:
+                data = state.request.model_validate(request.data)
+            except ValidationError as exc:
+                raise errors.InvalidData.from_validation(exc) from None
         result = await (
             state.handler(data, session) if state.takes_data else state.handler(session)
         )
-        payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else {}
+        # The reply model straight to JSON (pydantic's serializer), embedded as it is.
+        payload = frames.raw(result.model_dump_json()) if isinstance(result, BaseModel) else {}
         return Outcome(frames.reply(request.state, payload, request_id), session.take_close())
     except errors.SocketError as exc:
         outcome = exc.code
@@ -76,7 +78,8 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
     finally:
         await session.end_request()
         label = state_name if state_name is not None and state_name in registry else "unknown"
-        metrics.REQUESTS.labels(label, outcome).inc()
-        metrics.HANDLER_SECONDS.labels(label).observe(time.perf_counter() - started)
+        requests, seconds = metrics.request_instruments(label, outcome)
+        requests.inc()
+        seconds.observe(time.perf_counter() - started)
         if outcome != "ok":
             metrics.ERRORS.labels(outcome).inc()

@@ -4,9 +4,12 @@
     → loop: receive → size check → dispatch → outbox
     → close (by request, error, overflow or shutdown) → hooks → forget
 
-Replies and events leave through the session's outbox, drained by one writer
-task per connection. Requests on one connection are handled one after the
-other, in order; other connections are not held up by a slow handler.
+Replies and events leave through the session's outbox, one sender at a time:
+the request loop sends its own reply (after anything queued before it), and
+events that arrive while nobody is sending start a short-lived writer task.
+An idle connection holds no task but its request loop. Requests on one
+connection are handled one after the other, in order; other connections are
+not held up by a slow handler, nor by a slow reader.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from app.realtime.session import Close, Outbox, Phase, Session, TokenBucket
 logger = logging.getLogger(__name__)
 
 WRITER_DRAIN_SECONDS = 5.0
-#: Frames queued for this connection after which the request loop lets the writer drain.
+#: Requests handled back to back (a burst read from the buffer) before the loop lets others run.
 YIELD_AFTER = 8
 
 
@@ -53,14 +56,20 @@ async def socket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
 
+    loop = asyncio.get_running_loop()
     writer: asyncio.Task[None] | None = None
 
-    def on_overflow() -> None:
+    def wake() -> None:  # frames queued while nobody is sending: a writer sends them, then ends
+        nonlocal writer
+        writer = loop.create_task(_drain(websocket, outbox), name=f"socket-writer-{session.id}")
+
+    def on_overflow() -> None:  # a reader too slow for its events: drop them and close
+        nonlocal writer
         if writer is not None:
             writer.cancel()
-        asyncio.get_running_loop().create_task(_close_quietly(websocket, 1013, "too slow"))
+        writer = loop.create_task(_close_quietly(websocket, 1013, "too slow"))
 
-    outbox = Outbox(settings.SOCKET_SEND_QUEUE, on_overflow)
+    outbox = Outbox(settings.SOCKET_SEND_QUEUE, on_overflow, wake)
     session = Session(
         hub=hub,
         outbox=outbox,
@@ -69,7 +78,6 @@ async def socket_endpoint(websocket: WebSocket) -> None:
         settings=settings,
     )
     connection_id.set(session.id)
-    writer = asyncio.create_task(_write(websocket, outbox), name=f"socket-writer-{session.id}")
     try:
         if await _handshake(websocket, session, hub, registry):
             logger.info("session started for user %d", session.user.id)
@@ -87,8 +95,9 @@ async def socket_endpoint(websocket: WebSocket) -> None:
         session.phase = Phase.CLOSED
         if outbox.closed is None:
             outbox.close(errors.CloseCode.NORMAL)
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(writer, WRITER_DRAIN_SECONDS)
+        if writer is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(writer, WRITER_DRAIN_SECONDS)
 
 
 async def _handshake(websocket: WebSocket, session: Session, hub: Hub, registry: Registry) -> bool:
@@ -147,6 +156,7 @@ async def _handshake(websocket: WebSocket, session: Session, hub: Hub, registry:
 async def _serve(websocket: WebSocket, session: Session, registry: Registry) -> None:
     limit = session.settings.SOCKET_MAX_MESSAGE_BYTES
     outbox = session.outbox
+    handled = 0
     while session.phase is Phase.ACTIVE:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect" or session.phase is not Phase.ACTIVE:
@@ -160,9 +170,10 @@ async def _serve(websocket: WebSocket, session: Session, registry: Registry) -> 
         session.busy = True
         outcome = await dispatch(registry, session, raw)
         session.busy = False
-        outbox.put(outcome.frame)
-        if len(outbox) >= YIELD_AFTER:
-            # A burst is being read from the buffer without ever waiting: let the writer run.
+        await _reply(websocket, outbox, outcome.frame)
+        handled += 1
+        if handled % YIELD_AFTER == 0:
+            # A burst is being read from the buffer without ever waiting: let others run.
             await asyncio.sleep(0)
         if outcome.close is not None:
             outbox.close(outcome.close)
@@ -179,18 +190,29 @@ def _too_big(raw: str | bytes, limit: int) -> bool:
     return isinstance(raw, str) and len(raw) * 4 > limit and len(raw.encode()) > limit
 
 
-async def _write(websocket: WebSocket, outbox: Outbox) -> None:
+async def _reply(websocket: WebSocket, outbox: Outbox, frame: str) -> None:
+    """Send `frame` after what is queued: ourselves, unless a writer is at work (then it does)."""
+    if outbox.sending:
+        outbox.put(frame)
+        return
+    outbox.sending = True
+    outbox.put(frame)
+    await _drain(websocket, outbox)
+
+
+async def _drain(websocket: WebSocket, outbox: Outbox) -> None:
+    """Send every queued frame, then stop being the sender. A queued close ends the socket."""
     try:
-        while True:
-            frame = await outbox.get()
+        while (frame := outbox.take()) is not None:
             if isinstance(frame, Close):
                 await _close_quietly(websocket, frame.code, frame.reason)
-                return
+                return  # still "sending": nothing goes out after a close
             await websocket.send_text(frame)
     except asyncio.CancelledError:
         raise
     except Exception:  # the peer went away; the reader sees the disconnect
         return
+    outbox.sending = False
 
 
 async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:

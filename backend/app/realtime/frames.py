@@ -27,6 +27,11 @@ def encode(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
+def raw(json: str | bytes) -> orjson.Fragment:
+    """Already-encoded JSON to embed in a frame as it is (a pydantic `model_dump_json()`)."""
+    return orjson.Fragment(json)
+
+
 def reply(state: str, data: Any, request_id: RequestId | None) -> str:
     frame: dict[str, Any] = {"state": state, "data": data}
     if request_id is not None:

@@ -3,13 +3,12 @@
 A `Session` moves through `Phase`: CONNECTING (accepted, waiting for the
 token) → ACTIVE (requests are dispatched) → CLOSING (a close is queued; no
 more requests) → CLOSED. Everything it sends, replies and events alike, goes
-through its `Outbox`: a bounded queue drained by one writer task, so a slow
+through its `Outbox`: a bounded queue with one sender at a time, so a slow
 reader can never stall a broadcast or grow memory without bound.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import time
 import uuid
@@ -53,15 +52,27 @@ class Close:
 
 
 class Outbox:
-    """Frames waiting for the writer; `put` refuses past `limit` and reports the overflow."""
+    """Frames waiting to be sent, in order, at most `limit`; one sender drains them at a time.
 
-    __slots__ = ("_frames", "_limit", "_on_overflow", "_ready", "closed", "overflowed")
+    The request loop sends its own replies (and whatever was queued before
+    them) itself. A frame that arrives while nobody is sending, such as an
+    event from another connection's request, calls `wake`, which starts a
+    short-lived writer: an idle connection has no task of its own.
+    """
 
-    def __init__(self, limit: int, on_overflow: Callable[[], None] | None = None) -> None:
+    __slots__ = ("_frames", "_limit", "_on_overflow", "closed", "overflowed", "sending", "wake")
+
+    def __init__(
+        self,
+        limit: int,
+        on_overflow: Callable[[], None] | None = None,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
         self._frames: deque[str | Close] = deque()
         self._limit = limit
-        self._ready = asyncio.Event()
         self._on_overflow = on_overflow
+        self.wake = wake
+        self.sending = False  # someone is draining; new frames wait for them
         self.closed: Close | None = None
         self.overflowed = False
 
@@ -75,11 +86,12 @@ class Outbox:
             if not self.overflowed:
                 self.overflowed = True
                 self.closed = Close(1013, "send queue overflow")
+                self._frames.clear()
                 if self._on_overflow is not None:
                     self._on_overflow()
             return False
         self._frames.append(frame)
-        self._ready.set()
+        self._nudge()
         return True
 
     def close(self, code: int, reason: str = "") -> None:
@@ -87,13 +99,16 @@ class Outbox:
         if self.closed is None:
             self.closed = Close(code, reason)
             self._frames.append(self.closed)
-            self._ready.set()
+            self._nudge()
 
-    async def get(self) -> str | Close:
-        while not self._frames:
-            self._ready.clear()
-            await self._ready.wait()
-        return self._frames.popleft()
+    def take(self) -> str | Close | None:
+        """The next frame, or None when there is none."""
+        return self._frames.popleft() if self._frames else None
+
+    def _nudge(self) -> None:
+        if not self.sending and self.wake is not None:
+            self.sending = True
+            self.wake()
 
 
 class TokenBucket:
