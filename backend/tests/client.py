@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
 from collections import deque
 from typing import Any
 
@@ -21,6 +22,20 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 TIMEOUT = 5.0
+
+#: How a slow link looks to the server: with `slow_link(port)` as `sock`, and no compression
+#: (which would shrink repetitive test frames to nothing), the buffers between the server and
+#: the client fill after a few MB instead of the tens of MB loopback's autotuning allows.
+SLOW_LINK_RECEIVE_BUFFER = 4096
+
+
+def slow_link(port: int) -> socket.socket:
+    """A loopback TCP socket with a small receive buffer, set before connecting (so the window
+    is small too); pass it as `sock=` along with `compression=None`."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_LINK_RECEIVE_BUFFER)
+    sock.connect(("127.0.0.1", port))
+    return sock
 
 
 class ErrorFrame(Exception):

@@ -6,10 +6,11 @@
 
 Replies and events leave through the session's outbox, one sender at a time:
 the request loop sends its own reply (after anything queued before it), and
-events that arrive while nobody is sending start a short-lived writer task.
-An idle connection holds no task but its request loop. Requests on one
-connection are handled one after the other, in order; other connections are
-not held up by a slow handler, nor by a slow reader.
+events that arrive while nobody is sending are sent by the connection's
+`Writer` at once, in the publisher's step, with a task only for a send that
+has to wait (a slow reader). An idle connection holds no task but its
+request loop. Requests on one connection are handled one after the other, in order;
+other connections are not held up by a slow handler, nor by a slow reader.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from app.core import metrics
+from app.core import eager, metrics
 from app.core.config import Settings
 from app.core.logging import connection_id
 from app.realtime import errors, frames
@@ -56,20 +58,9 @@ async def socket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
 
-    loop = asyncio.get_running_loop()
-    writer: asyncio.Task[None] | None = None
-
-    def wake() -> None:  # frames queued while nobody is sending: a writer sends them, then ends
-        nonlocal writer
-        writer = loop.create_task(_drain(websocket, outbox), name=f"socket-writer-{session.id}")
-
-    def on_overflow() -> None:  # a reader too slow for its events: drop them and close
-        nonlocal writer
-        if writer is not None:
-            writer.cancel()
-        writer = loop.create_task(_close_quietly(websocket, 1013, "too slow"))
-
-    outbox = Outbox(settings.SOCKET_SEND_QUEUE, on_overflow, wake)
+    writer = Writer(websocket)
+    outbox = Outbox(settings.SOCKET_SEND_QUEUE, writer.overflow, writer.wake)
+    writer.outbox = outbox
     session = Session(
         hub=hub,
         outbox=outbox,
@@ -95,9 +86,7 @@ async def socket_endpoint(websocket: WebSocket) -> None:
         session.phase = Phase.CLOSED
         if outbox.closed is None:
             outbox.close(errors.CloseCode.NORMAL)
-        if writer is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(writer, WRITER_DRAIN_SECONDS)
+        await writer.finish()
 
 
 async def _handshake(websocket: WebSocket, session: Session, hub: Hub, registry: Registry) -> bool:
@@ -200,19 +189,59 @@ async def _reply(websocket: WebSocket, outbox: Outbox, frame: str) -> None:
     await _drain(websocket, outbox)
 
 
-async def _drain(websocket: WebSocket, outbox: Outbox) -> None:
-    """Send every queued frame, then stop being the sender. A queued close ends the socket."""
+async def _drain(websocket: WebSocket, outbox: Outbox) -> bool:
+    """Send every queued frame, then stop being the sender. A queued close ends the socket.
+
+    False when nothing more may be sent: the socket was closed, or the peer went away.
+    """
     try:
         while (frame := outbox.take()) is not None:
             if isinstance(frame, Close):
                 await _close_quietly(websocket, frame.code, frame.reason)
-                return  # still "sending": nothing goes out after a close
+                return False  # still "sending": nothing goes out after a close
             await websocket.send_text(frame)
     except asyncio.CancelledError:
         raise
     except Exception:  # the peer went away; the reader sees the disconnect
-        return
+        return False
     outbox.sending = False
+    return True
+
+
+class Writer:
+    """Sends the frames that arrive while the request loop is not sending.
+
+    The outbox calls `wake` when a frame finds nobody sending. The frames go
+    out at once, in the caller's step (`eager.start`): a thousand members of a
+    room get an event in a thousand plain calls, with no task and no trip
+    through the event loop each. Only a socket whose transport has paused
+    (a slow reader) gets a task, which sends the rest when it can.
+    """
+
+    __slots__ = ("_task", "_websocket", "outbox")
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+        self.outbox: Outbox | None = None
+        self._task: asyncio.Task[Any] | None = None  # a send that had to wait
+
+    def wake(self) -> None:
+        assert self.outbox is not None
+        self._task = eager.start(_drain(self._websocket, self.outbox))
+
+    def overflow(self) -> None:
+        """A reader too slow for its events: drop what is queued (the outbox did) and close."""
+        if self._task is not None:
+            self._task.cancel()
+        self._task = eager.start(
+            _close_quietly(self._websocket, errors.CloseCode.TRY_AGAIN_LATER, "too slow")
+        )
+
+    async def finish(self) -> None:
+        """Wait (a while) for a send still waiting, a close usually."""
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, WRITER_DRAIN_SECONDS)
 
 
 async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:

@@ -56,8 +56,9 @@ class Outbox:
 
     The request loop sends its own replies (and whatever was queued before
     them) itself. A frame that arrives while nobody is sending, such as an
-    event from another connection's request, calls `wake`, which starts a
-    short-lived writer: an idle connection has no task of its own.
+    event from another connection's request, calls `wake`, which sends it
+    there and then (a task only if the socket makes it wait): an idle
+    connection has no task of its own.
     """
 
     __slots__ = ("_frames", "_limit", "_on_overflow", "closed", "overflowed", "sending", "wake")

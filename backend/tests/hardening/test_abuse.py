@@ -9,7 +9,6 @@ the crowds, the races and the recoveries.)
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from collections import Counter
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
-from tests.client import SocketClient
+from tests.client import SocketClient, slow_link
 from tests.conftest import RunningServer, create_account
 from tests.hardening.support import Prober, RawPeer
 from tests.process import server_process
@@ -319,14 +318,12 @@ async def test_a_stopped_reader_is_closed_with_1013_and_recovers_everything(
         SOCKET_SEND_QUEUE=queue, SOCKET_RATE_LIMIT=1_000_000, SOCKET_RATE_BURST=1_000_000
     ) as srv:
         slow_account, sender_account, reader_account = await accounts(srv.url, 3, "Busy")
-        # a small receive buffer (set before connecting, so the window is small too) and
-        # no compression (which would shrink these frames to nothing): the buffers between
-        # the server and this client fill after a few MB, as over a slow mobile link
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", srv.port))
         slow = await SocketClient.connect(
-            srv.socket_url, slow_account.token, sock=sock, max_queue=1, compression=None
+            srv.socket_url,
+            slow_account.token,
+            sock=slow_link(srv.port),
+            max_queue=1,
+            compression=None,
         )
         sender = await srv.connect(sender_account.token)
         reader = await srv.connect(reader_account.token)

@@ -8,15 +8,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
+import app
 from app.core.security import create_token
 from tests.api.test_accounts import BAD_ACCESS_TOKENS, set_active
-from tests.client import ErrorFrame, SocketClient
+from tests.client import ErrorFrame, SocketClient, slow_link
 from tests.conftest import TEST_SECRET, Account, RunningServer, create_account, socket_opener
 from tests.realtime import apps
 
@@ -306,6 +308,44 @@ async def test_oversize_frame_closes_with_1009(custom_server: CustomServer) -> N
         assert await client.closed() == 1009
 
 
+async def test_events_reach_reading_sockets_without_a_task_each(
+    custom_server: CustomServer,
+) -> None:
+    """The writer sends an event to a socket that can take it in the publisher's step: a
+    room of listeners costs no task per member per event (nor one kept per member)."""
+    app_dir = str(Path(app.__file__).parent)
+    async with custom_server(registry=apps.registry_with_test_states()) as srv:
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            listener_user, sender_user = await create_account(http), await create_account(http)
+        listeners = [await srv.connect(listener_user.token) for _ in range(10)]
+        for listener in listeners:
+            await listener.request("listen", {"topic": "room"})
+        sender = await srv.connect(sender_user.token)
+
+        loop = asyncio.get_running_loop()
+        started: list[str] = []  # the app's coroutines that got a task of their own
+
+        def counting_factory(
+            loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+        ) -> asyncio.Task[Any]:
+            code = getattr(coro, "cr_code", None)
+            if code is not None and code.co_filename.startswith(app_dir):
+                started.append(code.co_qualname)
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        previous = loop.get_task_factory()
+        loop.set_task_factory(counting_factory)
+        try:
+            reply = await sender.request("blast", {"topic": "room", "count": 20, "size": 100})
+            for listener in listeners:
+                got = [(await listener.expect("blast"))["n"] for _ in range(20)]
+                assert got == list(range(20))
+        finally:
+            loop.set_task_factory(previous)
+        assert reply == {"sent": 20}
+        assert started == []  # 200 deliveries, no task
+
+
 async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_are_unaffected(
     custom_server: CustomServer,
 ) -> None:
@@ -314,12 +354,14 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_are_un
     ) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
             slow_user, fast_user = await create_account(http), await create_account(http)
-        slow = await srv.connect(slow_user.token, max_queue=1)
+        slow = await srv.connect(
+            slow_user.token, sock=slow_link(srv.port), max_queue=1, compression=None
+        )
         bystander = await srv.connect(slow_user.token)
         sender = await srv.connect(fast_user.token)
         await slow.request("listen", {"topic": "flood"})
         await bystander.request("listen", {"topic": "other"})
-        # the slow client reads nothing from here on; ~20 MB head its way
+        # the slow client reads nothing from here on; 20 MB head its way over a slow link
         reply = await sender.request(
             "blast", {"topic": "flood", "count": 400, "size": 50_000}, timeout=30
         )
