@@ -9,7 +9,7 @@ gap and no duplicate. A retry with the same `client_id` returns the stored
 message, even when two retries race (the unique constraint decides).
 
 `sendMessage` goes through `posting`, a group commit: the messages of every
-connection waiting at that moment are stored by one transaction of five
+connection waiting at that moment are stored by one transaction of four
 statements, however many they are (see docs/performance.md for what that
 bought).
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Row, Select, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,7 @@ DELETED_USER = UserOut(id=0, full_name="Deleted user")
 
 
 ROOMS: Table = Room.__table__  # type: ignore[assignment]
+MEMBERSHIPS: Table = Membership.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
 
@@ -252,46 +254,67 @@ async def _post_batch(db: AsyncSession, batch: Sequence[NewMessage]) -> list[Pos
     results: list[Posted | Exception | None] = [None] * len(batch)
     rooms = {message.room for message in batch}
 
-    # 1. Only members post.
-    members = set(
-        (
-            await db.execute(
-                select(Membership.user_id, Membership.room_id).where(
-                    Membership.room_id.in_(rooms),
-                    Membership.user_id.in_({message.user.id for message in batch}),
-                )
-            )
-        ).all()
+    # 1. Only members post, and 2. a retry of a stored client_id gets the stored message:
+    # one statement, the sender's memberships with any of their messages of those client_ids.
+    client_ids = {message.client_id for message in batch if message.client_id is not None}
+    memberships = await db.execute(
+        select(
+            MEMBERSHIPS.c.user_id,
+            MEMBERSHIPS.c.room_id,
+            MESSAGES.c.id,
+            MESSAGES.c.seq,
+            MESSAGES.c.text,
+            MESSAGES.c.client_id,
+            MESSAGES.c.created_at,
+        )
+        .outerjoin(
+            MESSAGES,
+            (MESSAGES.c.room_id == MEMBERSHIPS.c.room_id)
+            & (MESSAGES.c.user_id == MEMBERSHIPS.c.user_id)
+            & MESSAGES.c.client_id.in_(client_ids),
+        )
+        .where(
+            MEMBERSHIPS.c.room_id.in_(rooms),
+            MEMBERSHIPS.c.user_id.in_({message.user.id for message in batch}),
+        )
     )
+    members: set[tuple[int, int]] = set()
+    stored: dict[tuple[int, int, str], Row[Any, Any, Any, Any, Any, Any, Any]] = {}
+    for row in memberships:
+        members.add((row.user_id, row.room_id))
+        if row.id is not None:
+            stored[(row.room_id, row.user_id, row.client_id)] = row
     outsiders = [i for i, m in enumerate(batch) if (m.user.id, m.room) not in members]
     if outsiders:
         found = set(
-            await db.scalars(select(Room.id).where(Room.id.in_({batch[i].room for i in outsiders})))
+            await db.scalars(
+                select(ROOMS.c.id).where(ROOMS.c.id.in_({batch[i].room for i in outsiders}))
+            )
         )
         for i in outsiders:
             results[i] = NotAMember() if batch[i].room in found else RoomNotFound()
-
-    # 2. A retry of a stored client_id gets the stored message; a repeat in the batch, the first.
     first: dict[tuple[int, int, str], int] = {}
-    repeats: dict[int, int] = {}
+    repeats: dict[int, int] = {}  # a repeat inside the batch gets what the first one gets
     for i, message in enumerate(batch):
         if results[i] is None and message.client_id is not None:
             key = (message.room, message.user.id, message.client_id)
             if key in first:
                 repeats[i] = first[key]
-            else:
-                first[key] = i
-    if first:
-        stored = await db.execute(
-            _message_query().where(
-                Message.room_id.in_({room for room, _, _ in first}),
-                Message.client_id.in_({client_id for _, _, client_id in first}),
-            )
-        )
-        for row, full_name in stored.all():
-            match = first.get((row.room_id, row.user_id or 0, row.client_id or ""))
-            if match is not None:
-                results[match] = (message_out(row, full_name), False)
+                continue
+            first[key] = i
+            if (hit := stored.get(key)) is not None:
+                results[i] = (
+                    MessageOut(
+                        id=hit.id,
+                        room=message.room,
+                        seq=hit.seq,
+                        user=message.user,
+                        text=hit.text,
+                        created_at=hit.created_at,
+                        client_id=hit.client_id,
+                    ),
+                    False,
+                )
 
     # 3. Allocate each room's seqs in one statement, then insert every new message in one.
     new = [i for i in range(len(batch)) if results[i] is None and i not in repeats]
