@@ -45,7 +45,7 @@ from bench.clients import (
     RawConnection,
     SioConnection,
 )
-from bench.settings import PASSWORD, USERS, app_environment
+from bench.settings import PASSWORD, SERVER_ENVIRONMENT, USERS, app_environment
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 BACKEND_DIR = REPO_DIR / "backend"
@@ -206,7 +206,7 @@ def _command(spec: ServerSpec, port: int) -> list[str]:
 
 
 def _environment(spec: ServerSpec, env: BenchEnv, port: int) -> dict[str, str]:
-    values = dict(os.environ) | {"PYTHONUNBUFFERED": "1"}
+    values = dict(os.environ) | SERVER_ENVIRONMENT
     if spec.kind == "app":
         database = env.postgres if spec.database == "postgres" else env.sqlite
         assert database is not None

@@ -27,6 +27,11 @@ USERS = 20
 PASSWORD = "bench-password-not-secret"  # throwaway users in a throwaway database
 
 
+#: What every server runs with. MALLOC_ARENA_MAX as the app's production start (scripts/start.sh)
+#: sets it; the baseline and the peer get it too, so memory is compared on equal terms.
+SERVER_ENVIRONMENT = {"PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2"}
+
+
 def app_environment(
     *,
     port: int,

@@ -176,6 +176,9 @@ async def test_production_stack_through_nginx(tmp_path: Path) -> None:
                 on_worker.setdefault(pid, client)
         first, second = on_worker.values()
         assert first.initialised["user"]["id"] != second.initialised["user"]["id"]
+        for pid in on_worker:  # start.sh bounds glibc's malloc arenas in every worker
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert b"MALLOC_ARENA_MAX=2" in environ
 
         room = (await first.request("createRoom", {"name": f"smoke-{uuid.uuid4().hex[:6]}"}))[
             "room"
