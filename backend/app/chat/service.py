@@ -217,16 +217,18 @@ async def post_messages(db: AsyncSession, batch: Sequence[NewMessage]) -> list[P
         return await _post_batch(db, batch)
     except IntegrityError:
         await db.rollback()
-        if len(batch) > 1:
-            pass  # below: one by one
-        elif (client_id := batch[0].client_id) is not None and (
-            existing := await _by_client_id(db, batch[0].user.id, batch[0].room, client_id)
-        ) is not None:  # a concurrent retry of the same message won
-            await db.commit()
+        if len(batch) == 1:
+            [message] = batch
+            existing = (
+                await _by_client_id(db, message.user.id, message.room, message.client_id)
+                if message.client_id is not None
+                else None
+            )
+            if existing is None:
+                raise
+            await db.commit()  # a concurrent retry of the same message won
             return [(existing, False)]
-        else:
-            raise
-    results: list[Posted | Exception] = []
+    results: list[Posted | Exception] = []  # several: store them one by one
     for message in batch:
         try:
             results += await post_messages(db, [message])

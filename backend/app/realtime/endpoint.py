@@ -58,9 +58,8 @@ async def socket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
 
-    writer = Writer(websocket)
-    outbox = Outbox(settings.SOCKET_SEND_QUEUE, writer.overflow, writer.wake)
-    writer.outbox = outbox
+    writer = Writer(websocket, settings.SOCKET_SEND_QUEUE)
+    outbox = writer.outbox
     session = Session(
         hub=hub,
         outbox=outbox,
@@ -189,23 +188,19 @@ async def _reply(websocket: WebSocket, outbox: Outbox, frame: str) -> None:
     await _drain(websocket, outbox)
 
 
-async def _drain(websocket: WebSocket, outbox: Outbox) -> bool:
-    """Send every queued frame, then stop being the sender. A queued close ends the socket.
-
-    False when nothing more may be sent: the socket was closed, or the peer went away.
-    """
+async def _drain(websocket: WebSocket, outbox: Outbox) -> None:
+    """Send every queued frame, then stop being the sender. A queued close ends the socket."""
     try:
         while (frame := outbox.take()) is not None:
             if isinstance(frame, Close):
                 await _close_quietly(websocket, frame.code, frame.reason)
-                return False  # still "sending": nothing goes out after a close
+                return  # still "sending": nothing goes out after a close
             await websocket.send_text(frame)
     except asyncio.CancelledError:
         raise
     except Exception:  # the peer went away; the reader sees the disconnect
-        return False
+        return
     outbox.sending = False
-    return True
 
 
 class Writer:
@@ -220,13 +215,12 @@ class Writer:
 
     __slots__ = ("_task", "_websocket", "outbox")
 
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, limit: int) -> None:
         self._websocket = websocket
-        self.outbox: Outbox | None = None
+        self.outbox = Outbox(limit, self.overflow, self.wake)
         self._task: asyncio.Task[Any] | None = None  # a send that had to wait
 
     def wake(self) -> None:
-        assert self.outbox is not None
         self._task = eager.start(_drain(self._websocket, self.outbox))
 
     def overflow(self) -> None:
