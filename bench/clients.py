@@ -22,7 +22,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -135,9 +135,11 @@ class Connection:
 class AppConnection(Connection):
     """The app's protocol: `{token}` → `initialised`, then `{state, data, id}` requests."""
 
+    PATH = "/api/v1/socket"
+
     @classmethod
-    async def open(cls, base: str, index: int, token: str) -> AppConnection:
-        ws = await _open(f"{base}/api/v1/socket")
+    async def open(cls, base: str, index: int, token: str) -> Self:
+        ws = await _open(f"{base}{cls.PATH}")
         await ws.send(orjson.dumps({"token": token}).decode())
         first = orjson.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
         if first.get("state") != "initialised":
@@ -193,15 +195,7 @@ class PlainConnection(AppConnection):
     oldest pending request is the one answered.
     """
 
-    @classmethod
-    async def open(cls, base: str, index: int, token: str) -> PlainConnection:
-        ws = await _open(f"{base}/api/v1/plain-socket")
-        await ws.send(orjson.dumps({"token": token}).decode())
-        first = orjson.loads(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
-        if first.get("state") != "initialised":
-            await ws.close()
-            raise RequestFailed(f"handshake refused: {first}")
-        return cls(ws, index)
+    PATH = "/api/v1/plain-socket"  # the same token handshake as the engine's
 
     def _on_frame(self, raw: str | bytes, arrived: float) -> str | None:
         frame = orjson.loads(raw)
