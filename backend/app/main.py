@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from starlette.websockets import WebSocket
 
 from app.api.main import api_router
 from app.api.routes import metrics as metrics_routes
+from app.core import metrics
 from app.core.config import Settings, UnsafeSettingsError, get_settings
 from app.core.db import Database
 from app.core.logging import configure_logging
@@ -71,6 +74,7 @@ def create_app(
         app.state.broadcaster = hub.broadcaster
         await hub.start()
         restore_signals = hub.install_signal_handlers() if handle_signals else lambda: None
+        flusher = asyncio.create_task(metrics.flush_every(), name="metrics-flush")
         try:
             yield
         finally:
@@ -78,6 +82,9 @@ def create_app(
             await hub.close_all()
             await hub.stop()
             await database.dispose()
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
 
     app = App(
         title=settings.PROJECT_NAME,

@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,7 +22,7 @@ from app.realtime.session import Session
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     frame: str
     close: int | None = None
@@ -29,8 +30,8 @@ class Outcome:
 
 async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Outcome:
     started = time.perf_counter()
-    state_name: str | None = None
-    request_id: frames.RequestId | None = None
+    envelope: dict[str, Any] | None = None
+    label = "unknown"
     outcome = "ok"
     try:
         allowed = session.limiter.allow()  # every frame counts, malformed ones too
@@ -40,10 +41,6 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
             if not allowed:
                 raise errors.RateLimited() from None
             raise
-        if frames.valid_id(envelope.get("id")):
-            request_id = envelope["id"]
-        if isinstance(envelope.get("state"), str):
-            state_name = envelope["state"]
         if not allowed:
             raise errors.RateLimited()
         request = frames.parse_request(envelope)
@@ -52,6 +49,7 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
         state = registry.get(request.state)
         if state is None:
             raise errors.UnknownState(f"Unknown state {request.state!r}.")
+        label = state.name
         for guard in state.requires:
             if not guard(session):
                 raise errors.InvalidState(guard.message)
@@ -63,23 +61,31 @@ async def dispatch(registry: Registry, session: Session, raw: str | bytes) -> Ou
         result = await (
             state.handler(data, session) if state.takes_data else state.handler(session)
         )
-        # The reply model straight to JSON (pydantic's serializer), embedded as it is.
-        payload = frames.raw(result.model_dump_json()) if isinstance(result, BaseModel) else {}
-        return Outcome(frames.reply(request.state, payload, request_id), session.take_close())
+        payload: frames.Json | dict[str, Any]
+        if isinstance(result, frames.Json):  # encoded by the handler itself (`reply=`)
+            payload = result
+        elif isinstance(result, BaseModel):  # straight to JSON (pydantic's serializer)
+            payload = frames.raw(result.model_dump_json())
+        else:
+            payload = {}
+        return Outcome(frames.reply(request.state, payload, request.id), session.take_close())
     except errors.SocketError as exc:
         outcome = exc.code
+        state_name, request_id = frames.identify(envelope)
         return Outcome(frames.error(exc, state_name, request_id), exc.close_code)
     except Exception:
         outcome = errors.InternalError.code
+        state_name, request_id = frames.identify(envelope)
         reference = uuid.uuid4().hex[:12]
         logger.exception("state %r failed (ref %s)", state_name, reference)
         failure = errors.InternalError(f"Internal error (ref {reference}).")
         return Outcome(frames.error(failure, state_name, request_id))
     finally:
-        await session.end_request()
-        label = state_name if state_name is not None and state_name in registry else "unknown"
-        requests, seconds = metrics.request_instruments(label, outcome)
-        requests.inc()
-        seconds.observe(time.perf_counter() - started)
+        if session.db_open:  # most requests open none: no coroutine to await
+            await session.end_request()
         if outcome != "ok":
+            state_name, _ = frames.identify(envelope)
+            if state_name is not None and state_name in registry:
+                label = state_name
             metrics.ERRORS.labels(outcome).inc()
+        metrics.REQUEST_TALLY.record(label, outcome, time.perf_counter() - started)

@@ -144,10 +144,16 @@ async def _handshake(websocket: WebSocket, session: Session, hub: Hub, registry:
 async def _serve(websocket: WebSocket, session: Session, registry: Registry) -> None:
     limit = session.settings.SOCKET_MAX_MESSAGE_BYTES
     outbox = session.outbox
+    # The ASGI callable itself: Starlette's `receive` re-checks the connection state on every
+    # frame, which this loop tracks itself (so does `_reply`, sending).
+    receive = websocket._receive
     handled = 0
     while session.phase is Phase.ACTIVE:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect" or session.phase is not Phase.ACTIVE:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            websocket.client_state = WebSocketState.DISCONNECTED
+            return
+        if session.phase is not Phase.ACTIVE:
             return
         raw = message.get("text")
         if raw is None:
@@ -184,18 +190,32 @@ async def _reply(websocket: WebSocket, outbox: Outbox, frame: str) -> None:
         outbox.put(frame)
         return
     outbox.sending = True
-    outbox.put(frame)
+    if outbox or outbox.closed is not None:
+        outbox.put(frame)
+    else:  # nothing before it (the usual case): straight out, without a trip through the queue
+        try:
+            await websocket._send({"type": "websocket.send", "text": frame})
+        except Exception:  # the peer went away; the reader sees the disconnect
+            return
+        if not outbox:
+            outbox.sending = False
+            return
     await _drain(websocket, outbox)
 
 
 async def _drain(websocket: WebSocket, outbox: Outbox) -> None:
-    """Send every queued frame, then stop being the sender. A queued close ends the socket."""
+    """Send every queued frame, then stop being the sender. A queued close ends the socket.
+
+    Frames go to the ASGI `send` itself, not through Starlette's `send_text`, which
+    re-checks the state for every frame: a close is the only state change made here.
+    """
+    send = websocket._send
     try:
         while (frame := outbox.take()) is not None:
             if isinstance(frame, Close):
                 await _close_quietly(websocket, frame.code, frame.reason)
                 return  # still "sending": nothing goes out after a close
-            await websocket.send_text(frame)
+            await send({"type": "websocket.send", "text": frame})
     except asyncio.CancelledError:
         raise
     except Exception:  # the peer went away; the reader sees the disconnect

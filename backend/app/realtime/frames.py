@@ -27,7 +27,11 @@ def encode(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
-def raw(json: str | bytes) -> orjson.Fragment:
+#: JSON encoded already, embedded in a frame as it is.
+Json = orjson.Fragment
+
+
+def raw(json: str | bytes) -> Json:
     """Already-encoded JSON to embed in a frame as it is (a pydantic `model_dump_json()`)."""
     return orjson.Fragment(json)
 
@@ -70,14 +74,29 @@ def load_object(raw: str | bytes) -> dict[str, Any]:
     return value
 
 
+#: Integer ids a JavaScript client can echo back exactly lie strictly between ±2**53.
+MAX_SAFE_ID = 2**53
+
+
 def valid_id(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool) and _id_fits(value)
-
-
-def _id_fits(value: str | int) -> bool:
+    """A string of up to 128 characters, or an integer a JavaScript client keeps exact."""
     if isinstance(value, str):
         return len(value) <= 128
-    return -(2**53) < value < 2**53  # what a JavaScript client can echo back exactly
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -MAX_SAFE_ID < value < MAX_SAFE_ID
+    return False
+
+
+def identify(envelope: dict[str, Any] | None) -> tuple[str | None, RequestId | None]:
+    """The `state` and `id` of a frame as far as they are usable, for an error frame."""
+    if envelope is None:
+        return None, None
+    state, request_id = envelope.get("state"), envelope.get("id")
+    if not isinstance(state, str):
+        state = None
+    if not valid_id(request_id):
+        request_id = None
+    return state, request_id
 
 
 def parse_request(frame: dict[str, Any]) -> Request:

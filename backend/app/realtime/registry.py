@@ -11,6 +11,10 @@ The request model comes from the first parameter's annotation (a pydantic
 model; omit the parameter for a state without data), the reply model from the
 return annotation (`None` replies `{}`). `requires=` takes guards: predicates
 on the session that must hold, or the request is answered `invalid_state`.
+A state hot enough that building its reply model shows may return JSON it
+encoded itself (`frames.Json`, from `frames.raw`) and name the model that
+JSON follows with `reply=`, so the documents and client types still know it
+(the builtin `ping` does; its test checks the two encodings agree).
 Events a feature pushes are declared with `states.event(name, Model)` so they
 are listed (and typed) beside the states.
 
@@ -26,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.realtime.frames import Json
 
 if TYPE_CHECKING:
     from app.realtime.hub import Hub
@@ -115,14 +121,20 @@ class StateRouter:
     on_presence_lost: list[TopicHook] = field(default_factory=list)
 
     def handler(
-        self, name: str, *, requires: Guard | Iterable[Guard] = (), summary: str | None = None
+        self,
+        name: str,
+        *,
+        requires: Guard | Iterable[Guard] = (),
+        summary: str | None = None,
+        reply: type[BaseModel] | None = None,
     ) -> Callable[[F], F]:
+        """Register a state. `reply=` names the model of a handler returning `frames.Json`."""
         if not name.isidentifier():
             raise ValueError(f"state name {name!r} must be an identifier, like sendMessage")
         guards = (requires,) if isinstance(requires, Guard) else tuple(requires)
 
         def register(fn: F) -> F:
-            state = _describe(name, fn, guards, summary)
+            state = _describe(name, fn, guards, summary, reply)
             if name in self.states:
                 raise ValueError(f"state {name!r} is registered twice in {state.module}")
             self.states[name] = state
@@ -215,7 +227,13 @@ RESERVED = frozenset({"error", "initialised"})
 _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}, "title": "Empty"}
 
 
-def _describe(name: str, fn: Handler, guards: tuple[Guard, ...], summary: str | None) -> State:
+def _describe(
+    name: str,
+    fn: Handler,
+    guards: tuple[Guard, ...],
+    summary: str | None,
+    declared: type[BaseModel] | None,
+) -> State:
     where = f"{fn.__module__}.{fn.__qualname__}"
     if not inspect.iscoroutinefunction(fn):
         raise TypeError(f"handler {where} for state {name!r} must be `async def`")
@@ -231,7 +249,13 @@ def _describe(name: str, fn: Handler, guards: tuple[Guard, ...], summary: str | 
             raise TypeError(f"handler {where}: annotate `{params[0].name}` with a pydantic model")
         request = annotation
     reply = hints.get("return")
-    if reply is type(None):
+    if reply is Json:
+        if declared is None:
+            raise TypeError(f"handler {where} returns frames.Json: name its model with reply=")
+        reply = declared
+    elif declared is not None:
+        raise TypeError(f"handler {where}: reply= is for handlers returning frames.Json")
+    elif reply is type(None):
         reply = None
     elif not (isinstance(reply, type) and issubclass(reply, BaseModel)):
         raise TypeError(f"handler {where}: annotate the return type with a pydantic model or None")

@@ -172,6 +172,11 @@ class Session:
             self._db = self.sessionmaker()
         return self._db
 
+    @property
+    def db_open(self) -> bool:
+        """Whether the current request opened `db` (and `end_request` has it to close)."""
+        return self._db is not None
+
     async def end_request(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import create_engine
-from app.realtime import RequestModel, Session, StateRouter
+from app.realtime import RequestModel, Session, StateRouter, frames
 from app.realtime.broadcast import MemoryBroadcaster
+from app.realtime.builtin import PingOut, ping_reply
 from app.realtime.dispatch import Outcome, dispatch
 from app.realtime.hub import Hub
 from app.realtime.registry import Registry
@@ -259,3 +262,68 @@ def test_every_built_in_and_chat_state_is_registered() -> None:
         "markRead",
     } <= names
     assert {"message", "userJoined", "userLeft", "typing", "presence"} <= set(REGISTRY.events)
+
+
+def test_a_handler_may_reply_with_json_it_encoded_if_it_names_the_model() -> None:
+    router = StateRouter()
+
+    @router.handler("fast", reply=Out)
+    async def fast(session: Session) -> frames.Json:
+        return frames.raw(b'{"y":2}')
+
+    assert Registry(router).get("fast").reply is Out  # type: ignore[union-attr]
+    assert Registry(router).schemas()["states"]["fast"]["reply"]["properties"] == {
+        "y": {"title": "Y", "type": "integer"}
+    }
+
+    async def unnamed(session: Session) -> frames.Json:
+        return frames.raw(b"{}")
+
+    with pytest.raises(TypeError, match="reply="):
+        router.handler("unnamed")(unnamed)
+
+    async def modelled(session: Session) -> Out:
+        return Out(y=1)
+
+    with pytest.raises(TypeError, match="reply= is for"):
+        router.handler("modelled", reply=Out)(modelled)
+
+
+async def test_a_pre_encoded_reply_is_sent_as_it_is() -> None:
+    router = StateRouter()
+
+    @router.handler("fast", reply=Out)
+    async def fast(session: Session) -> frames.Json:
+        return frames.raw(b'{"y":2}')
+
+    settings = make_settings(Path("/nonexistent"), "sqlite+aiosqlite:///:memory:")
+    session = Session(
+        hub=Hub(MemoryBroadcaster()),
+        outbox=Outbox(10),
+        sessionmaker=async_sessionmaker(create_engine(settings.DATABASE_URL)),
+        limiter=TokenBucket(10, 10),
+        settings=settings,
+    )
+    session.expires_at = time.time() + 600
+    outcome = await dispatch(Registry(router), session, '{"state": "fast", "id": 7}')
+    assert outcome.frame == '{"state":"fast","data":{"y":2},"id":7}'
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 1, 2, 3, 4, tzinfo=UTC),
+        datetime(2026, 11, 22, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1999, 12, 31, 12, 0, 0, 450000, tzinfo=UTC),
+    ],
+)
+def test_ping_encodes_its_reply_exactly_as_pydantic_would(now: datetime) -> None:
+    assert orjson.dumps(ping_reply(now)) == PingOut(time=now).model_dump_json().encode()
+
+
+async def test_ping_replies_with_data_its_model_accepts(session: Session) -> None:
+    reply, _ = await run(session, {"state": "ping", "id": 1})
+    assert abs(PingOut.model_validate(reply["data"]).time - datetime.now(UTC)) < timedelta(
+        minutes=1
+    )
