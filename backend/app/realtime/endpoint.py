@@ -190,14 +190,14 @@ async def _reply(websocket: WebSocket, outbox: Outbox, frame: str) -> None:
         outbox.put(frame)
         return
     outbox.sending = True
-    if outbox or outbox.closed is not None:
+    if outbox.queued or outbox.closed is not None:
         outbox.put(frame)
     else:  # nothing before it (the usual case): straight out, without a trip through the queue
         try:
             await websocket._send({"type": "websocket.send", "text": frame})
         except Exception:  # the peer went away; the reader sees the disconnect
             return
-        if not outbox:
+        if not outbox.queued:
             outbox.sending = False
             return
     await _drain(websocket, outbox)

@@ -107,9 +107,9 @@ def parse_request(frame: dict[str, Any]) -> Request:
     state = frame.get("state")
     if not isinstance(state, str) or not state:
         raise errors.InvalidRequest("`state` must be a non-empty string.")
-    data = frame.get("data", {})
+    data = frame.get("data")
     if data is None:
         data = {}
-    if not isinstance(data, dict):
+    elif not isinstance(data, dict):
         raise errors.InvalidRequest("`data` must be an object.")
-    return Request(state=state, data=data, id=request_id)
+    return Request(state, data, request_id)

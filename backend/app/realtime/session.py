@@ -61,7 +61,7 @@ class Outbox:
     connection has no task of its own.
     """
 
-    __slots__ = ("_frames", "_limit", "_on_overflow", "closed", "overflowed", "sending", "wake")
+    __slots__ = ("_limit", "_on_overflow", "closed", "overflowed", "queued", "sending", "wake")
 
     def __init__(
         self,
@@ -69,7 +69,7 @@ class Outbox:
         on_overflow: Callable[[], None] | None = None,
         wake: Callable[[], None] | None = None,
     ) -> None:
-        self._frames: deque[str | Close] = deque()
+        self.queued: deque[str | Close] = deque()  # read it; put, close and take change it
         self._limit = limit
         self._on_overflow = on_overflow
         self.wake = wake
@@ -78,20 +78,20 @@ class Outbox:
         self.overflowed = False
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self.queued)
 
     def put(self, frame: str) -> bool:
         if self.closed is not None:
             return False
-        if len(self._frames) >= self._limit:
+        if len(self.queued) >= self._limit:
             if not self.overflowed:
                 self.overflowed = True
                 self.closed = Close(1013, "send queue overflow")
-                self._frames.clear()
+                self.queued.clear()
                 if self._on_overflow is not None:
                     self._on_overflow()
             return False
-        self._frames.append(frame)
+        self.queued.append(frame)
         self._nudge()
         return True
 
@@ -99,12 +99,12 @@ class Outbox:
         """Queue a close after every frame already queued."""
         if self.closed is None:
             self.closed = Close(code, reason)
-            self._frames.append(self.closed)
+            self.queued.append(self.closed)
             self._nudge()
 
     def take(self) -> str | Close | None:
         """The next frame, or None when there is none."""
-        return self._frames.popleft() if self._frames else None
+        return self.queued.popleft() if self.queued else None
 
     def _nudge(self) -> None:
         if not self.sending and self.wake is not None:
