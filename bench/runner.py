@@ -10,6 +10,7 @@ A run that fails is recorded as a failure and the benchmark goes on.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import shutil
@@ -301,6 +302,7 @@ async def _measure(
             async with asyncio.timeout(budget):
                 return await CASES[case](server, options.sizes)
         finally:
+            gc.enable()  # a run that failed inside a measured window (`Window`) left it off
             await server.stop()
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"

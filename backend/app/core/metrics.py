@@ -89,7 +89,7 @@ class RequestTally:
         for state, buckets in times.items():
             histogram = HANDLER_SECONDS.labels(state)
             # What `observe` updates, a bucket's worth at a time (prometheus-client's own
-            # fields; tests/api/test_metrics.py checks the exposition against `observe`).
+            # fields; tests/core/test_metrics_tally.py checks the result against `observe`).
             for value, observed in zip(histogram._buckets, buckets[:-1], strict=True):
                 if observed:
                     value.inc(observed)

@@ -37,7 +37,7 @@ def ping_reply(now: datetime) -> frames.Json:
     """`PingOut` as pydantic would encode it (orjson writes a UTC time the same way).
 
     Clients ping every connection every few seconds, and building and encoding
-    the model was half of what a ping cost the engine (docs/performance.md).
+    the model was about a third of what a ping cost the engine (docs/performance.md).
     """
     return frames.raw(orjson.dumps({"time": now}, option=orjson.OPT_UTC_Z))
 

@@ -289,22 +289,13 @@ def test_a_handler_may_reply_with_json_it_encoded_if_it_names_the_model() -> Non
         router.handler("modelled", reply=Out)(modelled)
 
 
-async def test_a_pre_encoded_reply_is_sent_as_it_is() -> None:
+async def test_a_pre_encoded_reply_is_sent_as_it_is(session: Session) -> None:
     router = StateRouter()
 
     @router.handler("fast", reply=Out)
     async def fast(session: Session) -> frames.Json:
         return frames.raw(b'{"y":2}')
 
-    settings = make_settings(Path("/nonexistent"), "sqlite+aiosqlite:///:memory:")
-    session = Session(
-        hub=Hub(MemoryBroadcaster()),
-        outbox=Outbox(10),
-        sessionmaker=async_sessionmaker(create_engine(settings.DATABASE_URL)),
-        limiter=TokenBucket(10, 10),
-        settings=settings,
-    )
-    session.expires_at = time.time() + 600
     outcome = await dispatch(Registry(router), session, '{"state": "fast", "id": 7}')
     assert outcome.frame == '{"state":"fast","data":{"y":2},"id":7}'
 
